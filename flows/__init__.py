@@ -1,0 +1,1 @@
+"""The Prefect flow (wiring only), its settings and the `appbuzz` command line."""

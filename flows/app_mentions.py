@@ -1,0 +1,180 @@
+"""The `app-mentions` flow: catalogue -> validated top apps -> mention counts -> loads.
+
+Wiring only: every decision about data lives in `transforms`, every read in `sources`, every
+write in `sinks`. A user's mistake ends a task in a `Failed` state named `Rejected` carrying a
+one-line message (no traceback); anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
+from prefect.states import Failed, State
+
+from flows.settings import Settings, get_settings
+from sinks.artifacts import publish_artifacts
+from sinks.database import check_database, make_engine, replace_snapshot
+from sinks.files import output_rows, write_outputs
+from sources.catalogue import (
+    SAMPLE_CATALOGUE,
+    collect_catalogue,
+    file_sha256,
+    open_catalogue,
+    scan_catalogue,
+)
+from transforms.errors import InputRejected
+from transforms.mentions import mention_totals, skipped_mentions
+from transforms.ranking import normalise_genres, rank_top_apps, selection_name
+from transforms.validation import check_reject_share, plan_validation
+
+DEFAULT_GENRES = ("Book", "Music")
+REJECTED = "Rejected"
+
+
+@dataclass(frozen=True)
+class RankedCatalogue:
+    """What one pass over the catalogue yields: the top apps, the rejects and the counts."""
+
+    source_path: str
+    source_sha256: str
+    rows_read: int
+    rows_rejected: int
+    top: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+def rejected(error: InputRejected) -> State:
+    return Failed(name=REJECTED, message=str(error))
+
+
+@task(name="validate-and-rank")
+def validate_and_rank(
+    csv_path: Path, genres: tuple[str, ...], top_n: int, max_reject_share: float
+) -> RankedCatalogue | State:
+    """Read, validate and rank in one pass over the file (the scan is shared, not repeated)."""
+    logger = get_run_logger()
+    try:
+        catalogue = open_catalogue(csv_path)
+        plan = plan_validation(scan_catalogue(catalogue))
+        top, rejects, counts = collect_catalogue(
+            catalogue, rank_top_apps(plan.valid, genres, top_n), plan.rejects, plan.counts
+        )
+        rows_read = counts.item()
+        rows_rejected = check_reject_share(catalogue.path, rows_read, rejects, max_reject_share)
+    except InputRejected as error:
+        logger.error("%s", error)
+        return rejected(error)
+    logger.info("read %d rows from %s; %d rejected", rows_read, csv_path, rows_rejected)
+    return RankedCatalogue(
+        source_path=str(csv_path),
+        source_sha256=file_sha256(catalogue.path),
+        rows_read=rows_read,
+        rows_rejected=rows_rejected,
+        top=top,
+        rejects=rejects,
+    )
+
+
+@task(name="count-mentions")
+def count_mentions(top: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Mention counts per app; without a token every app is `skipped`, and the log says why."""
+    logger = get_run_logger()
+    if settings.x_bearer_token is None:
+        logger.warning("X_BEARER_TOKEN is not set: mention counts skipped (n_citacoes is null)")
+    return skipped_mentions(top)
+
+
+@task(name="load-snapshot", retries=2, retry_delay_seconds=[2, 10])
+def load_snapshot(settings: Settings, run: dict[str, Any], enriched: pl.DataFrame) -> None:
+    """Replace the snapshot in one transaction; a retry redoes the whole (idempotent) load."""
+    rows = enriched.rename({"id": "app_id"}).with_columns(
+        snapshot_date=pl.lit(run["snapshot_date"]),
+        selection=pl.lit(run["selection"]),
+        run_id=pl.lit(run["run_id"]),
+        loaded_at=pl.lit(run["finished_at"]),
+    )
+    engine = make_engine(settings.database_url.get_secret_value())
+    try:
+        replace_snapshot(engine, run, rows.drop("posts_consumed").to_dicts())
+    finally:
+        engine.dispose()
+    get_run_logger().info(
+        "loaded %d rows for %s on %s", rows.height, run["selection"], run["snapshot_date"]
+    )
+
+
+@task(name="write-files")
+def write_files(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, Path]:
+    written = write_outputs(out_dir, rows, rejects)
+    get_run_logger().info("wrote %s", ", ".join(str(p) for p in written.values()))
+    return written
+
+
+@task(name="publish-artifacts")
+def publish(run: dict[str, Any], rows: pl.DataFrame, outputs: dict[str, Path]) -> None:
+    publish_artifacts(run, rows, outputs)
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    genres = params.get("genres") or DEFAULT_GENRES
+    snapshot = params.get("snapshot_date") or flow_run.scheduled_start_time.date().isoformat()
+    return f"{snapshot} {selection_name(genres, params.get('top_n', 10))}"
+
+
+def default_snapshot_date() -> date:
+    """The flow run's scheduled date (UTC): a late nightly run still files under its own night."""
+    return flow_run.scheduled_start_time.astimezone(UTC).date()
+
+
+@flow(name="app-mentions", flow_run_name=_run_name, log_prints=False)
+def app_mentions(
+    csv_path: Path | None = None,
+    genres: list[str] | None = None,
+    top_n: int = 10,
+    strategy: str = "counts",
+    max_pages: int = 10,
+    snapshot_date: date | None = None,
+    out_dir: Path | None = None,
+) -> dict[str, Any] | State:
+    """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot."""
+    settings = get_settings()
+    started_at = datetime.now(UTC)
+    chosen = normalise_genres(genres or DEFAULT_GENRES)
+    source = Path(csv_path) if csv_path else SAMPLE_CATALOGUE
+    engine = make_engine(settings.database_url.get_secret_value())
+    check_database(engine)
+
+    ranked = validate_and_rank(source, chosen, top_n, settings.max_reject_share, return_state=True)
+    if ranked.is_failed():
+        return ranked
+    catalogue: RankedCatalogue = ranked.result()
+
+    enriched = count_mentions(catalogue.top, settings)
+    run = {
+        "run_id": str(uuid.uuid4()),
+        "flow_run_id": flow_run.id,
+        "snapshot_date": snapshot_date or default_snapshot_date(),
+        "selection": selection_name(chosen, top_n),
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC),
+        "status": "completed",
+        "source_path": catalogue.source_path,
+        "source_sha256": catalogue.source_sha256,
+        "rows_read": catalogue.rows_read,
+        "rows_rejected": catalogue.rows_rejected,
+        "strategy": strategy,
+        **mention_totals(enriched),
+    }
+    load_snapshot(settings, run, enriched)
+    rows = output_rows(enriched.with_columns(snapshot_date=pl.lit(run["snapshot_date"])))
+    outputs = write_files(Path(out_dir or settings.out_dir), rows, catalogue.rejects)
+    publish(run, rows, outputs)
+    return {**run, "outputs": {k: str(v) for k, v in outputs.items()}}

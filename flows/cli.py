@@ -1,0 +1,156 @@
+"""`appbuzz`: run the flow once in process, or regenerate the shipped sample.
+
+Exit status: 0 success; 2 bad usage or input rejected before anything was written (one line on
+stderr: the file, the column or line, what was expected); 1 any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# An in-process run starts Prefect's temporary server; it needs no telemetry, and a person at a
+# terminal wants warnings, not Prefect's chatter (`--verbose` brings it back). Set before import.
+_QUIET_PREFECT = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _genres(text: str) -> list[str]:
+    genres = [g.strip() for g in text.split(",") if g.strip()]
+    if not genres:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated genres like Book,Music, got {text!r}"
+        )
+    return genres
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="appbuzz", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run the app-mentions flow once, in process")
+    run.add_argument("--csv", type=Path, help="catalogue CSV (default: the shipped sample)")
+    run.add_argument(
+        "--genres", type=_genres, default=["Book", "Music"], help="default: Book,Music"
+    )
+    run.add_argument("--top-n", type=_positive_int, default=10, help="default: 10")
+    run.add_argument("--strategy", choices=("counts", "search"), default="counts")
+    run.add_argument("--max-pages", type=_positive_int, default=10, help="search pages per app")
+    run.add_argument("--snapshot-date", type=_iso_date, help="YYYY-MM-DD (default: today, UTC)")
+    run.add_argument("--database-url", help="SQLAlchemy URL (default: APPBUZZ_DATABASE_URL)")
+    run.add_argument("--out", type=Path, help="output folder (default: APPBUZZ_OUT_DIR or out)")
+    run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+
+    sample = commands.add_parser("sample", help="write the synthetic sample catalogue")
+    sample.add_argument("--out", type=Path, required=True, help="where to write the CSV")
+    return parser
+
+
+def _fail(status: int, message: str) -> int:
+    print(f"appbuzz: {message}", file=sys.stderr)
+    return status
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.database_url:
+        os.environ["APPBUZZ_DATABASE_URL"] = args.database_url
+
+    from pydantic import ValidationError
+
+    from flows.settings import get_settings
+    from sinks.database import DatabaseUnavailable, check_database, make_engine
+    from sources.catalogue import open_catalogue
+    from transforms.errors import InputRejected
+
+    try:
+        settings = get_settings()
+        if args.csv is not None:
+            open_catalogue(args.csv)
+        engine = make_engine(settings.database_url.get_secret_value())
+        check_database(engine)
+        engine.dispose()
+    except InputRejected as error:
+        return _fail(EXIT_USAGE, str(error))
+    except ValidationError as error:
+        first = error.errors()[0]
+        return _fail(EXIT_USAGE, f"setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except DatabaseUnavailable as error:
+        return _fail(EXIT_FAILED, str(error))
+
+    from flows.app_mentions import REJECTED, app_mentions
+
+    state = app_mentions(
+        csv_path=args.csv,
+        genres=args.genres,
+        top_n=args.top_n,
+        strategy=args.strategy,
+        max_pages=args.max_pages,
+        snapshot_date=args.snapshot_date,
+        out_dir=args.out,
+        return_state=True,
+    )
+    if state.is_completed():
+        summary = state.result()
+        print(
+            f"appbuzz: {summary['selection']} on {summary['snapshot_date']}: "
+            f"{summary['rows_read']:,} rows read, {summary['rows_rejected']:,} rejected; "
+            f"wrote {', '.join(summary['outputs'].values())}"
+        )
+        return EXIT_OK
+    return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)
+
+
+def sample_command(args: argparse.Namespace) -> int:
+    from sinks.files import write_sample
+    from transforms.sample import sample_catalogue
+
+    write_sample(args.out, sample_catalogue())
+    print(f"appbuzz: wrote {args.out}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name, value in _QUIET_PREFECT.items():
+        os.environ.setdefault(name, value)
+    if not getattr(args, "verbose", False):
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    commands = {"run": run_command, "sample": sample_command}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

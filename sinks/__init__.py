@@ -1,0 +1,1 @@
+"""Writing: the database (SQLAlchemy Core), output files, Prefect artifacts."""

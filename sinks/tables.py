@@ -1,0 +1,107 @@
+"""The database contract: tables and the latest-snapshot view, in SQLAlchemy Core.
+
+The same definitions serve SQLite and PostgreSQL; the read-only API imports them too.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Double,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+)
+from sqlalchemy.sql.ddl import CreateView
+
+metadata = MetaData()
+
+MENTION_STATUSES = ("ok", "capped", "failed", "skipped")
+
+appbuzz_runs = Table(
+    "appbuzz_runs",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("flow_run_id", String(36)),
+    Column("snapshot_date", Date, nullable=False),
+    Column("selection", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),
+    Column("message", Text),
+    Column("source_path", Text, nullable=False),
+    Column("source_sha256", String(64)),
+    Column("rows_read", BigInteger),
+    Column("rows_rejected", BigInteger),
+    Column("strategy", String(16), nullable=False),
+    Column("mentions_ok", Integer),
+    Column("mentions_capped", Integer),
+    Column("mentions_failed", Integer),
+    Column("mentions_skipped", Integer),
+    Column("x_requests", Integer),
+    Column("posts_consumed", BigInteger),
+)
+
+app_mentions = Table(
+    "app_mentions",
+    metadata,
+    Column("snapshot_date", Date, primary_key=True),
+    Column("selection", Text, primary_key=True),
+    Column("app_id", BigInteger, primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("track_name", Text, nullable=False),
+    Column("prime_genre", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("price", Double, nullable=False),
+    Column("rating_count_tot", BigInteger, nullable=False),
+    Column("n_citacoes", BigInteger),
+    Column("mention_status", String(16), nullable=False),
+    Column("mention_query", Text),
+    Column("mention_error", Text),
+    Column("window_start", DateTime(timezone=True)),
+    Column("window_end", DateTime(timezone=True)),
+    Column("x_requests", Integer, nullable=False, default=0),
+    Column("run_id", String(36), nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+)
+
+_newest = (
+    select(app_mentions.c.selection, func.max(app_mentions.c.snapshot_date).label("snapshot_date"))
+    .group_by(app_mentions.c.selection)
+    .subquery("newest")
+)
+
+app_mentions_latest = CreateView(
+    select(
+        app_mentions.c.app_id.label("id"),
+        app_mentions.c.track_name,
+        app_mentions.c.n_citacoes,
+        app_mentions.c.size_bytes,
+        app_mentions.c.price,
+        app_mentions.c.prime_genre,
+        app_mentions.c.rank,
+        app_mentions.c.rating_count_tot,
+        app_mentions.c.mention_status,
+        app_mentions.c.snapshot_date,
+        app_mentions.c.selection,
+        app_mentions.c.mention_query,
+        app_mentions.c.window_start,
+        app_mentions.c.window_end,
+        app_mentions.c.run_id,
+        app_mentions.c.loaded_at,
+    ).join_from(
+        app_mentions,
+        _newest,
+        (app_mentions.c.selection == _newest.c.selection)
+        & (app_mentions.c.snapshot_date == _newest.c.snapshot_date),
+    ),
+    "app_mentions_latest",
+    metadata=metadata,
+).table

@@ -1,0 +1,1 @@
+"""Pure Polars: schemas, validation, ranking, query building. No I/O here."""

@@ -1,0 +1,30 @@
+"""The catalogue's contract: the columns appbuzz uses, their types and checks (pandera)."""
+
+from __future__ import annotations
+
+import pandera.backends.polars.builtin_checks  # noqa: F401  (register before checks are built)
+import pandera.polars as pa
+
+
+class Catalogue(pa.DataFrameModel):
+    """One App Store app per row; the single source of truth for validation.
+
+    Only the columns the pipeline uses are declared: other columns of the file are ignored, and
+    `strict=False` lets them pass through pandera untouched.
+    """
+
+    id: int = pa.Field(gt=0, unique=True, nullable=False)
+    track_name: str = pa.Field(str_matches=r"\S", str_length={"max_value": 1000}, nullable=False)
+    size_bytes: int = pa.Field(ge=0, nullable=False)
+    price: float = pa.Field(ge=0, nullable=False)
+    rating_count_tot: int = pa.Field(ge=0, nullable=False)
+    user_rating: float = pa.Field(in_range={"min_value": 0, "max_value": 5}, nullable=False)
+    prime_genre: str = pa.Field(str_matches=r"\S", nullable=False)
+
+    class Config:
+        strict = False
+        coerce = False
+
+
+CATALOGUE_SCHEMA = Catalogue.to_schema()
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(CATALOGUE_SCHEMA.columns)
