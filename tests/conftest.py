@@ -1,0 +1,181 @@
+"""Shared fixtures: the real catalogue, real databases, a real Prefect server, the CLI.
+
+PostgreSQL is the local server (APPBUZZ_TEST_POSTGRES_URL, default the CI machine's
+`postgresql+psycopg://postgres@127.0.0.1:5432/test`); each test gets a database of its own. When
+the server is away the PostgreSQL tests skip on a laptop and fail in CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_CSV = ROOT.parent / "shared" / "data" / "AppleStore.csv"
+POSTGRES_URL = os.environ.get(
+    "APPBUZZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def real_csv() -> Path:
+    if not REAL_CSV.exists():
+        if IN_CI:
+            pytest.fail(f"{REAL_CSV} is missing: CI must have ../shared/data/AppleStore.csv")
+        pytest.skip(f"{REAL_CSV} not present")
+    return REAL_CSV
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of the local PostgreSQL server, once checked."""
+    engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        message = f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"appbuzz_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'appbuzz.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Both backends: the same test runs on SQLite and on the local PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's own test harness: flows called in this process run against a temporary DB."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    api_url: str
+    home: Path
+
+    def env(self) -> dict[str, str]:
+        return {"PREFECT_API_URL": self.api_url, "PREFECT_HOME": str(self.home)}
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[PrefectServer]:
+    """A real `prefect server start` on a loopback port with its own PREFECT_HOME.
+
+    CLI subprocesses pointed at it skip starting a temporary server each, which keeps the suite
+    fast; the server and everything it started are stopped at the end of the session.
+    """
+    home = Path(tempfile.mkdtemp(prefix="appbuzz-prefect-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
+    log = (home / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port), "--no-ui"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    api_url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()}")
+            time.sleep(0.5)
+        yield PrefectServer(api_url=api_url, home=home)
+    finally:
+        os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            server.wait()
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(prefect_server: PrefectServer, tmp_path: Path):
+    """Run `appbuzz ...` as a subprocess in `tmp_path`, talking to the session's Prefect server."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> CliResult:
+        full_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("APPBUZZ_", "X_", "TWITTER_"))},
+            **prefect_server.env(),
+            **(env or {}),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.cli", *args],
+            cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
