@@ -50,16 +50,18 @@ class RankedCatalogue:
     rejects: pl.DataFrame
 
 
-def rejected(error: InputRejected) -> State:
-    return Failed(name=REJECTED, message=str(error))
+@dataclass(frozen=True)
+class Rejection:
+    """An input the user must fix; the flow turns it into a `Rejected` state, not a traceback."""
+
+    message: str
 
 
 @task(name="validate-and-rank")
 def validate_and_rank(
     csv_path: Path, genres: tuple[str, ...], top_n: int, max_reject_share: float
-) -> RankedCatalogue | State:
+) -> RankedCatalogue | Rejection:
     """Read, validate and rank in one pass over the file (the scan is shared, not repeated)."""
-    logger = get_run_logger()
     try:
         catalogue = open_catalogue(csv_path)
         plan = plan_validation(scan_catalogue(catalogue))
@@ -69,9 +71,8 @@ def validate_and_rank(
         rows_read = counts.item()
         rows_rejected = check_reject_share(catalogue.path, rows_read, rejects, max_reject_share)
     except InputRejected as error:
-        logger.error("%s", error)
-        return rejected(error)
-    logger.info("read %d rows from %s; %d rejected", rows_read, csv_path, rows_rejected)
+        return Rejection(str(error))
+    get_run_logger().info("read %d rows from %s; %d rejected", rows_read, csv_path, rows_rejected)
     return RankedCatalogue(
         source_path=str(csv_path),
         source_sha256=file_sha256(catalogue.path),
@@ -152,10 +153,9 @@ def app_mentions(
     engine = make_engine(settings.database_url.get_secret_value())
     check_database(engine)
 
-    ranked = validate_and_rank(source, chosen, top_n, settings.max_reject_share, return_state=True)
-    if ranked.is_failed():
-        return ranked
-    catalogue: RankedCatalogue = ranked.result()
+    catalogue = validate_and_rank(source, chosen, top_n, settings.max_reject_share)
+    if isinstance(catalogue, Rejection):
+        return Failed(name=REJECTED, message=catalogue.message)
 
     enriched = count_mentions(catalogue.top, settings)
     run = {

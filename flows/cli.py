@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in _QUIET_PREFECT.items():
         os.environ.setdefault(name, value)
     if not getattr(args, "verbose", False):
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # the terminal gets warnings; the Prefect API (and UI) still gets every INFO line
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     commands = {"run": run_command, "sample": sample_command}
     return commands[args.command](args)
 

@@ -51,6 +51,9 @@ def open_catalogue(path: str | Path) -> CatalogueFile:
     if b"\x00" in head:
         raise InputRejected(f"{path}: is not a text file (found NUL bytes)")
     header_line = _first_line(path, head)
+    rows_in_head = head.partition(b"\n")[2].strip()
+    if not rows_in_head and len(head) < _HEAD_BYTES:
+        raise InputRejected(f"{path}: has a header but no data rows")
     separator = max(SEPARATORS, key=header_line.count)
     columns = tuple(c.strip() for c in next(csv.reader([header_line], delimiter=separator)))
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]

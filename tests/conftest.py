@@ -141,7 +141,9 @@ def prefect_server() -> Iterator[PrefectServer]:
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()}")
+                raise RuntimeError(
+                    f"prefect server did not start: {(home / 'server.log').read_text()}"
+                )
             time.sleep(0.5)
         yield PrefectServer(api_url=api_url, home=home)
     finally:
@@ -168,7 +170,11 @@ def run_cli(prefect_server: PrefectServer, tmp_path: Path):
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> CliResult:
         full_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("APPBUZZ_", "X_", "TWITTER_"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("APPBUZZ_", "X_", "TWITTER_"))
+            },
             **prefect_server.env(),
             **(env or {}),
         }

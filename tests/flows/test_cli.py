@@ -39,3 +39,95 @@ def test_run_on_real_file_writes_expected_top10(run_cli, real_csv: Path, tmp_pat
     csv_rows = pl.read_csv(tmp_path / "out" / "apps.csv")
     assert csv_rows["id"].to_list() == [r["id"] for r in rows]
     assert not (tmp_path / "out" / "rejects.csv").exists()
+
+
+HEADER = '"","id","track_name","size_bytes","currency","price","rating_count_tot","rating_count_ver","user_rating","user_rating_ver","ver","cont_rating","prime_genre","sup_devices.num","ipadSc_urls.num","lang.num","vpp_lic"'
+
+
+def snapshot_of(tmp_path: Path, db: str) -> tuple[dict[str, bytes], list[tuple]]:
+    files = {p.name: p.read_bytes() for p in sorted((tmp_path / "out").glob("*"))}
+    engine = create_engine(db)
+    with engine.connect() as connection:
+        rows = connection.execute(select(app_mentions).order_by(app_mentions.c.rank)).all()
+        rows += connection.execute(select(appbuzz_runs.c.run_id)).all()
+    engine.dispose()
+    return files, rows
+
+
+def test_missing_column_exits_2_with_one_line_and_touches_nothing(
+    run_cli, real_csv: Path, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert (
+        run_cli("run", "--csv", str(real_csv), "--database-url", db, "--out", "out").returncode == 0
+    )
+    before = snapshot_of(tmp_path, db)
+    broken = tmp_path / "renamed.csv"
+    lines = real_csv.read_text(encoding="utf-8").splitlines()
+    broken.write_text(
+        "\n".join([lines[0].replace('"prime_genre"', '"genre"'), *lines[1:50]]) + "\n"
+    )
+    result = run_cli("run", "--csv", str(broken), "--database-url", db, "--out", "out")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "renamed.csv" in result.stderr and "'prime_genre'" in result.stderr
+    assert snapshot_of(tmp_path, db) == before
+
+
+def test_bad_rows_are_quarantined_with_reasons(run_cli, real_csv: Path, tmp_path: Path) -> None:
+    lines = real_csv.read_text(encoding="utf-8").splitlines()
+    pandora = next(i for i, line in enumerate(lines) if "Pandora - Music" in line)
+    bad = [
+        lines[pandora].replace(",1126879,", ",-1126879,"),  # negative count: the winner drops out
+        '"9001","900000001","Word Count",100,"USD",0,"many",0,4,4,"1","4+","Music",1,1,1,1',
+        '"9002","900000002","",100,"USD",0,5,0,4,4,"1","4+","Book",1,1,1,1',
+        '"9003","900000003","Too Good",100,"USD",0,5,0,7.5,4,"1","4+","Book",1,1,1,1',
+    ]
+    kept = [line for i, line in enumerate(lines[1:], start=1) if i != pandora]
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_text("\n".join([lines[0], *kept, *bad]) + "\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    result = run_cli("run", "--csv", str(catalogue), "--database-url", db, "--out", "out")
+    assert result.returncode == 0, result.stderr
+    rejects = pl.read_csv(tmp_path / "out" / "rejects.csv")
+    assert rejects.select("column", "check").rows() == [
+        ("rating_count_tot", "greater_than_or_equal_to(0)"),
+        ("rating_count_tot", "dtype('Int64')"),
+        ("track_name", "str_matches('\\S')"),
+        ("user_rating", "in_range(0, 5)"),
+    ]
+    assert rejects["row_number"].to_list() == [7197, 7198, 7199, 7200]
+    names = [r["track_name"] for r in json.loads((tmp_path / "out" / "apps.json").read_text())]
+    assert "Pandora - Music & Radio" not in names and names[0] == "Spotify Music"
+    engine = create_engine(db)
+    with engine.connect() as connection:
+        assert connection.scalar(select(appbuzz_runs.c.rows_rejected)) == 4
+        assert connection.scalar(select(func.count()).select_from(app_mentions)) == 10
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--top-n", "0"], "--top-n"),
+        (["run", "--snapshot-date", "28/11/2026"], "YYYY-MM-DD"),
+        (["run", "--strategy", "guess"], "--strategy"),
+        (["run", "--genres", ","], "--genres"),
+        (["run", "--csv", "does-not-exist.csv"], "does-not-exist.csv: no such file"),
+        (["run", "--csv", "."], "is a directory"),
+        (["fly"], "invalid choice"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(run_cli, args: list[str], needle: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and needle in result.stderr
+
+
+def test_default_run_uses_the_shipped_sample(run_cli, tmp_path: Path) -> None:
+    result = run_cli("run")
+    assert result.returncode == 0, result.stderr
+    assert "300 rows read" in result.stdout
+    rows = json.loads((tmp_path / "out" / "apps.json").read_text(encoding="utf-8"))
+    assert len(rows) == 10 and (tmp_path / "data" / "appbuzz.db").exists()
+    assert "X_BEARER_TOKEN" in result.stderr  # the skipped enrichment is said out loud

@@ -1,0 +1,95 @@
+"""Snapshot loads on SQLite and PostgreSQL: replace, never duplicate, all or nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from sinks.database import check_database, make_engine, replace_snapshot
+from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
+
+
+def run_record(run_id: str, snapshot: date, selection: str = "Book+Music/top2") -> dict:
+    now = datetime.now(UTC)
+    return {
+        "run_id": run_id,
+        "snapshot_date": snapshot,
+        "selection": selection,
+        "started_at": now,
+        "finished_at": now,
+        "status": "completed",
+        "source_path": "x.csv",
+        "strategy": "counts",
+    }
+
+
+def mention(app_id: int, rank: int, run: dict, n: int | None = 5) -> dict:
+    return {
+        "snapshot_date": run["snapshot_date"],
+        "selection": run["selection"],
+        "app_id": app_id,
+        "rank": rank,
+        "track_name": f"App {app_id} – ünïcode",
+        "prime_genre": "Music",
+        "size_bytes": 10,
+        "price": 0.99,
+        "rating_count_tot": 100 - rank,
+        "n_citacoes": n,
+        "mention_status": "ok" if n is not None else "skipped",
+        "x_requests": 1,
+        "run_id": run["run_id"],
+        "loaded_at": run["finished_at"],
+    }
+
+
+def test_rerun_replaces_the_snapshot_and_view_shows_newest(database_url: str) -> None:
+    engine = make_engine(database_url)
+    check_database(engine)
+    first = run_record("r1", date(2026, 11, 1))
+    replace_snapshot(engine, first, [mention(1, 1, first), mention(2, 2, first)])
+    again = run_record("r2", date(2026, 11, 1))
+    replace_snapshot(engine, again, [mention(1, 1, again, 7), mention(3, 2, again, None)])
+    later = run_record("r3", date(2026, 11, 2))
+    replace_snapshot(engine, later, [mention(4, 1, later)])
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(app_mentions.c.app_id, app_mentions.c.n_citacoes)
+            .where(app_mentions.c.snapshot_date == date(2026, 11, 1))
+            .order_by(app_mentions.c.rank)
+        ).all()
+        assert rows == [(1, 7), (3, None)]
+        assert connection.scalar(select(func.count()).select_from(appbuzz_runs)) == 3
+        latest = connection.execute(select(app_mentions_latest)).mappings().all()
+    assert [(r["id"], r["snapshot_date"]) for r in latest] == [(4, date(2026, 11, 2))]
+    assert list(latest[0])[:6] == [
+        "id",
+        "track_name",
+        "n_citacoes",
+        "size_bytes",
+        "price",
+        "prime_genre",
+    ]
+    engine.dispose()
+
+
+def test_failed_load_leaves_the_previous_snapshot(database_url: str) -> None:
+    engine = make_engine(database_url)
+    check_database(engine)
+    first = run_record("r1", date(2026, 11, 1))
+    replace_snapshot(engine, first, [mention(1, 1, first), mention(2, 2, first)])
+    broken = run_record("r2", date(2026, 11, 1))
+    bad_row = {**mention(9, 2, broken), "track_name": None}  # NOT NULL: fails mid-load
+    with pytest.raises(IntegrityError):
+        replace_snapshot(engine, broken, [mention(1, 1, broken), bad_row])
+    with engine.connect() as connection:
+        assert connection.execute(
+            select(app_mentions.c.app_id, app_mentions.c.run_id).order_by(app_mentions.c.app_id)
+        ).all() == [
+            (1, "r1"),
+            (2, "r1"),
+        ]
+        assert connection.scalars(select(appbuzz_runs.c.run_id)).all() == ["r1"]
+    engine.dispose()
