@@ -11,7 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Everything appbuzz reads from the environment; secrets stay `SecretStr`."""
 
-    model_config = SettingsConfigDict(env_prefix="APPBUZZ_", extra="ignore")
+    # empty means unset: compose passes `X_BEARER_TOKEN=` on as "" when .env leaves it empty
+    model_config = SettingsConfigDict(env_prefix="APPBUZZ_", extra="ignore", env_ignore_empty=True)
 
     database_url: SecretStr = SecretStr("sqlite:///data/appbuzz.db")
     out_dir: Path = Path("out")

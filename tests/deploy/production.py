@@ -1,0 +1,165 @@
+"""The README's production commands and the means to run them as a person would: bash, a
+folder, an environment. Every process started here runs in a session of its own and is stopped
+with its whole process group (a worker's flow-run subprocesses too), on success, failure or
+timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+PRODUCTION_HEADING = "## Production: Prefect server, work pool, deployment"
+DEPLOYMENT = "app-mentions/nightly"
+
+# The README's production steps, verbatim (tests/deploy/test_deployment.py checks they are there).
+CREATE_POOL = "prefect work-pool create appbuzz-process --type process"
+DEPLOY = "prefect --no-prompt deploy --all"
+INSPECT = "prefect deployment inspect 'app-mentions/nightly'"
+START_WORKER = "prefect worker start --pool appbuzz-process"
+RUN_NOW = "prefect deployment run 'app-mentions/nightly' --param csv_path=\"$CATALOGUE\" --watch"
+RUN_BACKFILL = (
+    "prefect deployment run 'app-mentions/nightly' --param csv_path=\"$CATALOGUE\""
+    " --param snapshot_date=2026-11-27 --param top_n=3 --watch"
+)
+PRODUCTION_STEPS = (CREATE_POOL, DEPLOY, INSPECT, START_WORKER, RUN_NOW, RUN_BACKFILL)
+
+_LOCAL_STATE = {".git", ".venv", ".pytest_cache", ".ruff_cache", ".env", "out", "data", "build"}
+
+
+def not_code(folder: str, names: list[str]) -> set[str]:
+    """What a fresh clone would not hold: local state and secrets at the top, caches anywhere."""
+    skip = {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+    if Path(folder) == ROOT:
+        skip |= _LOCAL_STATE & set(names)
+    return skip
+
+
+def stop_group(process: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM the process group, SIGKILL what is left after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # the leader is gone; children it left behind in the group go too
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return
+
+
+@dataclass(frozen=True)
+class Done:
+    command: str
+    returncode: int
+    output: str
+
+    def ok(self) -> Done:
+        assert self.returncode == 0, f"`{self.command}` exited {self.returncode}:\n{self.output}"
+        return self
+
+
+@dataclass
+class Shell:
+    """bash in a folder with an environment: runs the README's lines as written."""
+
+    cwd: Path
+    env: dict[str, str]
+    started: list[tuple[subprocess.Popen, Path]] = field(default_factory=list)
+
+    def with_env(self, cwd: Path | None = None, **env: str) -> Shell:
+        return Shell(cwd or self.cwd, {**self.env, **env}, self.started)
+
+    def run(self, command: str, timeout: float = 120) -> Done:
+        process = subprocess.Popen(
+            ["bash", "-c", command], cwd=self.cwd, env=self.env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_group(process, grace=5)
+            output, _ = process.communicate()
+            pytest.fail(f"`{command}` did not finish in {timeout}s:\n{output}")
+        finally:
+            stop_group(process, grace=5)
+        return Done(command, process.returncode, output)
+
+    def start(self, command: str, log: Path) -> subprocess.Popen:
+        """A long-running command in the background; `stop_all` ends it and its children."""
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                ["bash", "-c", f"exec {command}"], cwd=self.cwd, env=self.env,
+                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.started.append((process, log))
+        return process
+
+    def stop_all(self) -> None:
+        while self.started:
+            process, _ = self.started.pop()
+            stop_group(process)
+
+
+def clean_env(prefect_env: dict[str, str]) -> dict[str, str]:
+    """This environment minus appbuzz/X/Prefect settings, plus the server and the venv on PATH."""
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("APPBUZZ_", "X_", "TWITTER_", "PREFECT_"))
+    }
+    return {
+        **kept,
+        **prefect_env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{kept.get('PATH', '')}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # the terminal of a test has no width: keep rich from wrapping ids and names
+        "COLUMNS": "200",
+    }
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A copy of the repo at another path, deployed from there to the session's server."""
+
+    clone: Path
+    shell: Shell
+    api_url: str
+
+    def api(self, method: str, path: str, **kwargs) -> httpx.Response:
+        response = httpx.request(method, f"{self.api_url}{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response
+
+
+def flow_run_id(output: str) -> str:
+    match = re.search(r"UUID: ([0-9a-f-]{36})", output)
+    assert match, f"no flow run id in:\n{output}"
+    return match.group(1)
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

@@ -1,0 +1,144 @@
+"""The production path end to end: pool, `prefect deploy`, a process worker, deployment runs.
+
+A real `prefect server` on a loopback port (the session's), the repo copied to another path and
+deployed from there, a worker started from a third folder and pointed at a PostgreSQL database of
+its own through APPBUZZ_DATABASE_URL. Takes about 40 seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from sqlalchemy import create_engine, select
+
+from sinks.tables import app_mentions, appbuzz_runs
+from tests.deploy.production import (
+    DEPLOYMENT,
+    INSPECT,
+    PRODUCTION_HEADING,
+    PRODUCTION_STEPS,
+    README,
+    ROOT,
+    RUN_BACKFILL,
+    RUN_NOW,
+    Deployed,
+    flow_run_id,
+    wait_for,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+def nightly_spec() -> dict:
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    (nightly,) = [d for d in spec["deployments"] if d["name"] == "nightly"]
+    return nightly
+
+
+def test_prefect_yaml_holds_the_nightly_deployment_and_no_machine_path() -> None:
+    text = (ROOT / "prefect.yaml").read_text()
+    nightly = nightly_spec()
+    assert nightly["entrypoint"] == "flows/app_mentions.py:app_mentions"
+    assert nightly["schedules"] == [{"cron": "0 3 * * *", "timezone": "UTC", "active": True}]
+    assert "pull" not in yaml.safe_load(text), "prefect deploy records the clone's path itself"
+    assert str(ROOT) not in text and "/work/" not in text and "/home/" not in text
+
+
+def test_deploy_records_the_clone_and_inspect_shows_the_cron(deployed: Deployed) -> None:
+    shown = deployed.shell.run(INSPECT).ok().output
+    assert "'cron': '0 3 * * *'" in shown and "'timezone': 'UTC'" in shown
+
+    spec = json.loads(deployed.shell.run(f"{INSPECT} -o json").ok().output)
+    nightly = nightly_spec()
+    assert spec["work_pool_name"] == nightly["work_pool"]["name"] == "appbuzz-process"
+    assert spec["entrypoint"] == nightly["entrypoint"]
+    assert spec["parameters"] == nightly["parameters"]
+    [schedule] = spec["schedules"]
+    assert schedule["active"] and schedule["schedule"]["cron"] == "0 3 * * *"
+    assert schedule["schedule"]["timezone"] == "UTC"
+    # the flow runs' working directory is wherever this clone is, not the original checkout
+    assert spec["pull_steps"] == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(deployed.clone)}}
+    ]
+
+    # the server's scheduler turns the cron into runs at 03:00 UTC
+    def upcoming() -> list[dict]:
+        body = {
+            "deployments": {"id": {"any_": [spec["id"]]}},
+            "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+        }
+        return deployed.api("POST", "/flow_runs/filter", json=body).json()
+
+    runs = wait_for(upcoming, timeout=90, what="scheduled nightly runs", interval=2)
+    for run in runs:
+        when = datetime.fromisoformat(run["expected_start_time"]).astimezone(UTC)
+        assert (when.hour, when.minute, when.second) == (3, 0, 0)
+
+
+def test_deployment_runs_on_a_process_worker_into_its_database(
+    deployed: Deployed, worker, postgres_url: str, real_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    worker(APPBUZZ_DATABASE_URL=postgres_url, APPBUZZ_OUT_DIR=str(out))
+    shell = deployed.shell.with_env(CATALOGUE=str(real_csv))
+
+    done = shell.run(RUN_NOW, timeout=180).ok()
+    assert "Flow run finished successfully in 'Completed'" in done.output
+    run = deployed.api("GET", f"/flow_runs/{flow_run_id(done.output)}").json()
+    assert run["state_type"] == "COMPLETED"
+    assert run["parameters"]["csv_path"] == str(real_csv)
+    # no snapshot_date given: the run files under its scheduled date, and its name says so
+    night = datetime.fromisoformat(run["expected_start_time"]).astimezone(UTC).date()
+    assert run["name"] == f"{night.isoformat()} Book+Music/top10"
+
+    backfill = shell.run(RUN_BACKFILL, timeout=180).ok()
+    back = deployed.api("GET", f"/flow_runs/{flow_run_id(backfill.output)}").json()
+    assert back["name"] == "2026-11-27 Book+Music/top3"
+
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            runs = connection.execute(
+                select(appbuzz_runs).order_by(appbuzz_runs.c.started_at)
+            ).mappings().all()  # fmt: skip
+            rows = connection.execute(
+                select(app_mentions).order_by(app_mentions.c.snapshot_date, app_mentions.c.rank)
+            ).mappings().all()  # fmt: skip
+    finally:
+        engine.dispose()
+    assert [(r["flow_run_id"], r["snapshot_date"], r["selection"]) for r in runs] == [
+        (run["id"], night, "Book+Music/top10"),
+        (back["id"], date(2026, 11, 27), "Book+Music/top3"),
+    ]
+    assert all(r["source_path"] == str(real_csv) and r["status"] == "completed" for r in runs)
+    nightly = [r for r in rows if r["snapshot_date"] == night]
+    backfilled = [r for r in rows if r["snapshot_date"] == date(2026, 11, 27)]
+    assert [r["rank"] for r in nightly] == list(range(1, 11))
+    assert nightly[0]["app_id"] == 284035177  # Pandora, the most-rated Music app
+    assert [r["app_id"] for r in backfilled] == [r["app_id"] for r in nightly[:3]]
+    assert {r["prime_genre"] for r in nightly} <= {"Book", "Music"}
+
+    # the worker's APPBUZZ_OUT_DIR got the files; the run's summary artifact links them
+    written = pl.read_csv(out / "apps.csv")
+    assert written["id"].to_list() == [r["app_id"] for r in backfilled]
+    artifacts = deployed.api(
+        "POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    ).json()
+    summary = next(a for a in artifacts if a["key"] == "app-mentions-summary")
+    assert (out / "apps.csv").resolve().as_uri() in summary["data"]
+    assert "Book+Music/top10" in summary["data"]
+
+
+def test_readme_production_steps_are_the_ones_these_tests_run() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert PRODUCTION_HEADING in text
+    section = text.split(PRODUCTION_HEADING, 1)[1].split("\n## ", 1)[0]
+    lines = {line.strip() for line in section.splitlines()}
+    missing = [step for step in PRODUCTION_STEPS if step not in lines]
+    assert not missing, f"README's production section lacks: {missing}"
+    assert f"'{DEPLOYMENT}'" in section
