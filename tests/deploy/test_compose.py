@@ -88,8 +88,8 @@ def pool_name() -> str:
 
 def test_the_stack_has_its_services_built_from_the_repo() -> None:
     found = services()
-    assert {"postgres", "prefect-db", "prefect-server", "deploy", "worker"} <= set(found)
-    for name in ("prefect-server", "deploy", "worker"):
+    assert {"postgres", "prefect-db", "prefect-server", "deploy", "worker", "api"} <= set(found)
+    for name in ("prefect-server", "deploy", "worker", "api"):
         build = found[name]["build"]
         assert (ROOT / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
         assert found[name]["image"] == found["worker"]["image"], "one image, built once"
@@ -117,7 +117,8 @@ def test_services_start_in_order_on_health() -> None:
         "prefect-server": "service_healthy",
         "deploy": "service_completed_successfully",
     }
-    for name in ("postgres", "prefect-db", "prefect-server", "worker"):
+    assert needs["api"] == {"postgres": "service_healthy"}
+    for name in ("postgres", "prefect-db", "prefect-server", "worker", "api"):
         test = found[name]["healthcheck"]["test"]
         assert test[0] in ("CMD", "CMD-SHELL") and len(test) > 1
 
@@ -175,6 +176,15 @@ def test_worker_gets_every_setting_and_nothing_else() -> None:
     names = settings_env_names()
     passed = {k for k in services()["worker"]["environment"] if k.startswith(SETTINGS_PREFIXES)}
     assert passed == {aliases[0] for aliases in names.values()}
+
+
+def test_api_serves_the_workers_database_and_nothing_else() -> None:
+    found = services()
+    api = found["api"]
+    assert api["command"][:2] == ["appbuzz", "serve"] and "/healthz" in str(api["healthcheck"])
+    assert api["environment"] == {
+        "APPBUZZ_DATABASE_URL": found["worker"]["environment"]["APPBUZZ_DATABASE_URL"]
+    }
 
 
 def test_env_example_and_compose_name_the_same_variables() -> None:
