@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from datetime import date
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import polars as pl
 from prefect import get_run_logger, task, unmapped
@@ -25,6 +26,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Failed, State
+from pydantic import SecretStr
 
 from flows.settings import Settings
 from sources.rate_limit import RateGate
@@ -100,18 +102,24 @@ def prefect_slot(name: str) -> Callable[[], AbstractContextManager[object]] | No
     return partial(concurrency, name, occupy=1, strict=True)
 
 
-def open_x_api(settings: Settings) -> XApi:
-    assert settings.x_bearer_token is not None
-    logger = get_run_logger()
+def shown_url(url: str) -> str:
+    """A base URL as it may be logged: any user:password@ part dropped."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
+
+
+def open_x_api(settings: Settings, token: SecretStr) -> XApi:
     slot = prefect_slot(settings.x_concurrency_limit)
-    logger.info(
+    get_run_logger().info(
         "X API at %s: at most %d requests in flight%s",
-        settings.x_api_base_url,
+        shown_url(settings.x_api_base_url),
         settings.x_max_concurrency,
         f", within Prefect concurrency limit {settings.x_concurrency_limit!r}" if slot else "",
     )
     return XApi(
-        settings.x_bearer_token,
+        token,
         settings.x_api_base_url,
         timeout=settings.x_timeout_seconds,
         max_concurrency=settings.x_max_concurrency,
@@ -144,14 +152,15 @@ def enrich_mentions(
     """The ranked apps with their mention columns, or a `Failed` state if the token was refused."""
     logger = get_run_logger()
     apps = with_mention_queries(ranked, settings.x_query_template)
-    if settings.x_bearer_token is None:
+    token = settings.x_bearer_token
+    if token is None:
         logger.warning(
             "X_BEARER_TOKEN is not set: mention counts skipped (n_citacoes is null); "
             "set X_BEARER_TOKEN to count mentions on X"
         )
         return skipped_mentions(apps)
     ids: Sequence[int] = apps.get_column("id").to_list()
-    with open_x_api(settings) as api:
+    with open_x_api(settings, token) as api:
         futures = count_app_mentions.map(
             ids,
             apps.get_column("mention_query").to_list(),
