@@ -4,7 +4,8 @@ The shared `XApi` carries what must be shared across the mapped tasks: the stop 
 concurrency limits and the rate gate. Each task's result is cached by what determines it (query,
 strategy, pages, snapshot date, API base URL) and persisted, so a retried flow run reuses the
 apps already counted; a failed app returns a `Failed` state, which Prefect never caches, so a
-retry asks again for it alone. The task itself never retries: faults are retried in the client.
+retry asks again for it alone (and an app left uncounted because the token was refused is not
+cached either). The task itself never retries: faults are retried in the client.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Failed, State
+from prefect.states import Completed, Failed, State
+from prefect.transactions import get_transaction
 from pydantic import SecretStr
 
 from flows.settings import Settings
@@ -56,8 +58,19 @@ def mention_cache_key(_context: TaskRunContext | None, parameters: dict[str, Any
     return f"{CACHE_VERSION}-{digest}"
 
 
-def _failed(count: MentionCount, name: str = "Failed") -> State:
-    return Failed(name=name, message=count.mention_error, data=count)
+def _failed(count: MentionCount) -> State:
+    """This app failed (a 400, faults past their retries): a `Failed` state, never cached."""
+    return Failed(message=count.mention_error, data=count)
+
+
+def _not_counted(count: MentionCount, name: str) -> State:
+    """The run is stopping (token refused): not this app's failure, so not a `Failed` task with
+    a log line of its own (the flow's state carries the one message), but not cached either:
+    the retry with a good token must ask again."""
+    transaction = get_transaction()
+    if transaction is not None:
+        transaction.write_on_commit = False
+    return Completed(name=name, message=count.mention_error, data=count)
 
 
 @task(
@@ -81,9 +94,9 @@ def count_app_mentions(
     try:
         count = api.count(query, strategy, max_pages)
     except TokenRefused as refusal:
-        return _failed(MentionCount(None, "failed", str(refusal)), name="TokenRefused")
+        return _not_counted(MentionCount(None, "failed", str(refusal)), "TokenRefused")
     except EnrichmentStopped:
-        return _failed(MentionCount(None, "failed", NOT_COUNTED), name="NotCounted")
+        return _not_counted(MentionCount(None, "failed", NOT_COUNTED), "NotCounted")
     if count.mention_status == "failed":
         get_run_logger().warning("app %s not counted: %s", app_id, count.mention_error)
         return _failed(count)
@@ -171,7 +184,7 @@ def enrich_mentions(
         )
         futures.wait()
         states = [future.state for future in futures]
-    if api.refusal is not None:
-        logger.error("%s", api.refusal)
+    if api.refusal is not None:  # the flow's Failed state carries the one line; no duplicate
+        logger.info("mention counts stopped: %s", api.refusal)
         return Failed(message=api.refusal)
     return join_mentions(apps, mention_results(list(map(result_record, ids, states))))

@@ -172,6 +172,14 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     runs = {r["status"]: r for r in table(url, appbuzz_runs)}
     assert runs.keys() == {"completed", "failed"}
     assert runs["failed"]["message"] == state.message and runs["failed"]["strategy"] == "search"
+    # the retry (the token fixed) asks for every app not counted before the refusal
+    counted = {r.query for r in x_env.requests if r.status == 200}
+    x_env.reset_records()
+    x_env.latency = 0.0
+    assert run_flow(tmp_path, top_n=20, strategy="search", max_pages=1).is_completed()
+    asked = [r.query for r in x_env.requests]
+    assert len(asked) == 20 - len(counted) and not counted & set(asked)
+    assert {r["mention_status"] for r in table(url, app_mentions_table)} <= {"ok", "capped"}
 
 
 def test_search_with_two_pages_counts_at_most_two_hundred(
