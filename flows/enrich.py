@@ -173,8 +173,11 @@ def enrich_mentions(
         )
         return skipped_mentions(apps)
     ids: Sequence[int] = apps.get_column("id").to_list()
+    counter = count_app_mentions
+    if settings.results_dir is not None:
+        counter = counter.with_options(result_storage=settings.results_dir.resolve())
     with open_x_api(settings, token) as api:
-        futures = count_app_mentions.map(
+        futures = counter.map(
             ids,
             apps.get_column("mention_query").to_list(),
             unmapped(api),

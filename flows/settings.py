@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr("sqlite:///data/appbuzz.db")
     out_dir: Path = Path("out")
     max_reject_share: float = Field(default=0.01, ge=0.0, le=1.0)
+    # where task results (the mention counts) persist, so that a retried flow run resumes: every
+    # worker that may pick up a retry must see it. Unset: Prefect's own local storage path.
+    results_dir: Path | None = None
 
     x_bearer_token: SecretStr | None = Field(
         default=None,

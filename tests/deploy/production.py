@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,12 @@ RUN_BACKFILL = (
     "prefect deployment run 'app-mentions/nightly' --param csv_path=\"$CATALOGUE\""
     " --param snapshot_date=2026-11-27 --param top_n=3 --watch"
 )
-PRODUCTION_STEPS = (CREATE_POOL, DEPLOY, INSPECT, START_WORKER, RUN_NOW, RUN_BACKFILL)
+CREATE_LIMIT = "prefect gcl create x-api --limit 5"
+RETRY = 'prefect flow-run retry "$FLOW_RUN_ID"'
+WATCH = 'prefect flow-run watch "$FLOW_RUN_ID"'
+PRODUCTION_STEPS = (
+    CREATE_POOL, CREATE_LIMIT, DEPLOY, INSPECT, START_WORKER, RUN_NOW, RUN_BACKFILL, RETRY, WATCH,
+)  # fmt: skip
 
 _LOCAL_STATE = {".git", ".venv", ".pytest_cache", ".ruff_cache", ".env", "out", "data", "build"}
 
@@ -87,10 +93,7 @@ class Shell:
         return Shell(cwd or self.cwd, {**self.env, **env}, self.started)
 
     def run(self, command: str, timeout: float = 120) -> Done:
-        process = subprocess.Popen(
-            ["bash", "-c", command], cwd=self.cwd, env=self.env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        process = self.spawn(command, subprocess.PIPE)
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -100,6 +103,32 @@ class Shell:
         finally:
             stop_group(process, grace=5)
         return Done(command, process.returncode, output)
+
+    def spawn(self, command: str, stdout) -> subprocess.Popen:
+        return subprocess.Popen(
+            ["bash", "-c", command], cwd=self.cwd, env=self.env, text=True,
+            stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def run_together(self, commands: list[str], timeout: float = 180) -> list[Done]:
+        """Start every command at once, wait for all (one deadline for the lot)."""
+        with contextlib.ExitStack() as stack:
+            outputs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in commands]
+            processes = [self.spawn(c, o) for c, o in zip(commands, outputs, strict=True)]
+            for process in processes:
+                stack.callback(stop_group, process, 5)
+            deadline = time.monotonic() + timeout
+            for command, process in zip(commands, processes, strict=True):
+                try:
+                    process.wait(timeout=max(1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pytest.fail(f"`{command}` did not finish in {timeout}s")
+            for output in outputs:
+                output.seek(0)
+            return [
+                Done(c, p.returncode, o.read())
+                for c, p, o in zip(commands, processes, outputs, strict=True)
+            ]
 
     def start(self, command: str, log: Path) -> subprocess.Popen:
         """A long-running command in the background; `stop_all` ends it and its children."""

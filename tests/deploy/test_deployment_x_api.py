@@ -1,0 +1,154 @@
+"""The nightly deployment counting mentions against the loopback fake X API, on process workers.
+
+Retries that resume: a run the X API refuses halfway fails; `prefect flow-run retry` runs it
+again on a worker, and only the apps not yet counted are asked for. One limit for all: the
+global concurrency limit the README creates holds two runs on two workers to its size together.
+About 70 seconds for both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from sinks.tables import app_mentions, appbuzz_runs
+from tests.deploy.production import (
+    CREATE_LIMIT,
+    RETRY,
+    RUN_NOW,
+    WATCH,
+    Deployed,
+    flow_run_id,
+)
+from tests.fake_x_api import FakeXApi
+
+pytestmark = pytest.mark.postgres
+
+
+def read(url: str, table, order) -> list[dict]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [dict(r) for r in connection.execute(select(table).order_by(order)).mappings()]
+    finally:
+        engine.dispose()
+
+
+def worker_env(fake: FakeXApi, postgres_url: str, tmp_path: Path) -> dict[str, str]:
+    """What an operator sets on a worker, pointed at the fake; backoffs shortened for a test."""
+    return {
+        "APPBUZZ_DATABASE_URL": postgres_url,
+        "APPBUZZ_OUT_DIR": str(tmp_path / "out"),
+        "APPBUZZ_RESULTS_DIR": str(tmp_path / "results"),
+        "X_BEARER_TOKEN": fake.token,
+        "X_API_BASE_URL": fake.base_url,
+        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
+        "APPBUZZ_X_TIMEOUT_SECONDS": "10",
+    }
+
+
+def task_states(deployed: Deployed, run_id: str) -> Counter:
+    body = {"flow_runs": {"id": {"any_": [run_id]}}, "limit": 200}
+    runs = deployed.api("POST", "/task_runs/filter", json=body).json()
+    return Counter(r["state_name"] for r in runs if r["name"].startswith("count-mentions-"))
+
+
+def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
+    deployed: Deployed, worker, fake_x_api: FakeXApi, postgres_url: str, real_csv: Path, tmp_path
+) -> None:
+    fake_x_api.latency = 0.2  # several requests in flight when the refusal comes
+    fake_x_api.script("status", status=401, after=4)  # the fifth request refused, once
+    worker(**worker_env(fake_x_api, postgres_url, tmp_path))
+    shell = deployed.shell.with_env(CATALOGUE=str(real_csv))
+
+    first = shell.run(RUN_NOW, timeout=180)
+    assert first.returncode == 1 and "finished in state 'Failed'" in first.output, first.output
+    run_id = flow_run_id(first.output)
+    failed = deployed.api("GET", f"/flow_runs/{run_id}").json()
+    assert "the X API refused X_BEARER_TOKEN" in failed["state"]["message"]
+    assert read(postgres_url, app_mentions, app_mentions.c.rank) == []  # nothing half-loaded
+    counted_first = {r.query for r in fake_x_api.requests if r.status == 200}
+    asked_first = len(fake_x_api.requests)
+    assert 0 < len(counted_first) < 10, "the refusal came halfway"
+
+    retry = shell.with_env(FLOW_RUN_ID=run_id)
+    assert "scheduled for retry" in retry.run(RETRY).ok().output
+    assert "finished successfully in 'Completed'" in retry.run(WATCH, timeout=180).ok().output
+
+    asked_again = [r.query for r in fake_x_api.requests[asked_first:]]
+    assert not counted_first & set(asked_again), "an app counted before was asked again"
+    answered = Counter(r.query for r in fake_x_api.requests if r.status == 200)
+    rows = read(postgres_url, app_mentions, app_mentions.c.rank)
+    assert [r["rank"] for r in rows] == list(range(1, 11))
+    assert len({r["app_id"] for r in rows}) == 10
+    assert answered == Counter(r["mention_query"] for r in rows), "each app counted once"
+    for row in rows:
+        assert row["mention_status"] == "ok"
+        assert row["n_citacoes"] == fake_x_api.total_for(row["mention_query"])
+    runs = read(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
+    assert [(r["flow_run_id"], r["status"]) for r in runs] == [
+        (run_id, "failed"),
+        (run_id, "completed"),
+    ]
+    assert runs[1]["x_requests"] == len(asked_again)  # the cached apps spent nothing
+    # the same flow run, its second attempt: the apps counted before came from the cache
+    assert task_states(deployed, run_id)["Cached"] == len(counted_first)
+
+
+@pytest.fixture
+def x_api_limit(deployed: Deployed) -> str:
+    """The README's `prefect gcl create`, removed again so other tests run without it."""
+    deployed.shell.run(CREATE_LIMIT).ok()
+    yield "x-api"
+    deployed.api("DELETE", "/v2/concurrency_limits/x-api")
+
+
+def test_two_runs_on_two_workers_share_one_limit(
+    deployed: Deployed,
+    worker,
+    x_api_limit: str,
+    fake_x_api: FakeXApi,
+    postgres_url,
+    real_csv,
+    tmp_path,
+) -> None:
+    fake_x_api.latency = 1.0
+    shell = deployed.shell.with_env(CATALOGUE=str(real_csv))
+    # both runs wait in the pool before the workers start, so they start together
+    run_ids = []
+    for genre in ("Book", "Music"):
+        params = f"--param genres='[\"{genre}\"]' --param top_n=20"
+        created = shell.run(RUN_NOW.replace("--watch", params)).ok()
+        run_ids.append(flow_run_id(created.output))
+    env = worker_env(fake_x_api, postgres_url, tmp_path)
+    worker(**env)
+    worker(**env)
+    done = shell.run_together([WATCH.replace('"$FLOW_RUN_ID"', i) for i in run_ids], timeout=240)
+    for result in done:
+        assert "finished successfully in 'Completed'" in result.ok().output
+
+    rows = read(postgres_url, app_mentions, app_mentions.c.rank)
+    query_genre = {r["mention_query"]: r["prime_genre"] for r in rows}
+    assert Counter(query_genre.values()) == {"Book": 20, "Music": 20}
+    requests = fake_x_api.requests
+    assert len(requests) == 40 and all(r.status == 200 for r in requests)
+    # each run alone may have 5 in flight (APPBUZZ_X_MAX_CONCURRENCY); together still 5 at most
+    assert fake_x_api.max_in_flight <= 5
+    overlapping = [
+        (a, b)
+        for a in requests
+        for b in requests
+        if query_genre[a.query] == "Book"
+        and query_genre[b.query] == "Music"
+        and a.started < b.finished
+        and b.started < a.finished
+    ]
+    assert overlapping, "the two runs never counted at the same time: the test proved nothing"
+    for run_id in run_ids:
+        logs = deployed.api(
+            "POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}}
+        ).json()
+        assert any("within Prefect concurrency limit 'x-api'" in log["message"] for log in logs)
