@@ -98,8 +98,16 @@ def count_app_mentions(
     except EnrichmentStopped:
         return _not_counted(MentionCount(None, "failed", NOT_COUNTED), "NotCounted")
     if count.mention_status == "failed":
-        get_run_logger().warning("app %s not counted: %s", app_id, count.mention_error)
+        get_run_logger().warning(
+            "app %s not counted: %s; query %s; %s",
+            app_id, count.mention_error, query, api.budget(strategy),
+        )  # fmt: skip
         return _failed(count)
+    get_run_logger().info(
+        "app %s: %s mentions (%s) in %d request(s); query %s; %s",
+        app_id, count.n_citacoes, count.mention_status, count.x_requests, query,
+        api.budget(strategy),
+    )  # fmt: skip
     return count
 
 

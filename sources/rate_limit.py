@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 PAUSE_AFTER_REFUSAL = 1.0  # a 429 whose reset has already passed by our clock: pause this long
 
@@ -45,6 +46,23 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
         return int(headers[name])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What is left of an endpoint's window: the server's report, less what was sent since."""
+
+    remaining: int | None = None  # None: no reply has reported the window yet
+    limit: int | None = None
+    reset: int | None = None  # epoch seconds
+
+    def __str__(self) -> str:
+        if self.remaining is None or self.limit is None:
+            return "rate-limit budget not reported"
+        text = f"{self.remaining}/{self.limit} requests left in the rate-limit window"
+        if self.reset is not None:
+            text += f" (resets {datetime.fromtimestamp(self.reset, UTC):%H:%M:%S} UTC)"
+        return text
 
 
 @dataclass
@@ -127,6 +145,14 @@ class RateGate:
         window.limit = window.limit or 1
         until = window.reset + 1 + self.margin if window.reset is not None else 0.0
         window.blocked_until = max(window.blocked_until, until, now + PAUSE_AFTER_REFUSAL)
+
+    def budget(self, endpoint: str) -> Budget:
+        """For the logs: requests this process may still send to `endpoint` in this window."""
+        with self._cond:
+            window = self._windows.get(endpoint)
+            if window is None or window.limit is None or window.unmetered:
+                return Budget()
+            return Budget(max(0, window.limit - window.used), window.limit, window.reset)
 
     def release(self, endpoint: str) -> None:
         """A request that was admitted but never sent: give its place back."""

@@ -24,10 +24,11 @@ import requests
 import tweepy
 from pydantic import SecretStr
 
-from sources.rate_limit import RateGate, RateLimitWaitTooLong
+from sources.rate_limit import Budget, RateGate, RateLimitWaitTooLong
 from sources.x_client import EnrichmentStopped, Traffic, make_client
 
 STRATEGIES = ("counts", "search")
+ENDPOINTS = {"counts": "/2/tweets/counts/recent", "search": "/2/tweets/search/recent"}
 SEARCH_PAGE_SIZE = 100
 MAX_REFUSALS = 5  # 429s in a row for one request before the app is given up
 MAX_BACKOFF_SECONDS = 60.0
@@ -137,6 +138,10 @@ class XApi:
     def refusal(self) -> str | None:
         """Why enrichment was stopped (the token was refused), or None."""
         return self.traffic.refusal
+
+    def budget(self, strategy: str) -> Budget:
+        """What is left of the rate-limit window of the endpoint `strategy` uses."""
+        return self.traffic.gate.budget(ENDPOINTS[strategy])
 
     def count(self, query: str, strategy: str = "counts", max_pages: int = 10) -> MentionCount:
         """Count one query; raises `TokenRefused` or `EnrichmentStopped`, never anything else."""
