@@ -17,7 +17,7 @@ import yaml
 from pydantic import AliasChoices
 
 from flows.settings import Settings
-from tests.deploy.production import CREATE_POOL, DEPLOY, ROOT, START_WORKER
+from tests.deploy.production import CREATE_LIMIT, CREATE_POOL, DEPLOY, ROOT, START_WORKER
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -145,9 +145,19 @@ def test_worker_scales_and_runs_the_pool_of_prefect_yaml() -> None:
 
 
 def test_deploy_service_runs_the_readme_steps_in_the_image() -> None:
-    script = " ".join(services()["deploy"]["command"])
-    assert CREATE_POOL in script and DEPLOY in script
-    assert script.index(CREATE_POOL) < script.index(DEPLOY)
+    script = interpolate(" ".join(services()["deploy"]["command"]), env_example())
+    # the limit the README creates, named as the X API tasks look it up
+    assert f" {Settings.model_fields['x_concurrency_limit'].default} " in CREATE_LIMIT
+    steps = [CREATE_POOL, CREATE_LIMIT, DEPLOY]
+    assert all(step in script for step in steps), script
+    assert [script.index(step) for step in steps] == sorted(script.index(s) for s in steps)
+
+
+def test_workers_share_one_results_volume() -> None:
+    worker = services()["worker"]
+    results = worker["environment"]["APPBUZZ_RESULTS_DIR"]
+    assert f"appbuzz-results:{results}" in worker["volumes"]
+    assert "appbuzz-results" in compose()["volumes"]
 
 
 def test_only_loopback_ports_are_published() -> None:
