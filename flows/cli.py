@@ -91,7 +91,12 @@ def run_command(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from flows.settings import get_settings
-    from sinks.database import DatabaseUnavailable, check_database, make_engine
+    from sinks.database import (
+        DatabaseUnavailable,
+        DatabaseUrlInvalid,
+        check_database,
+        make_engine,
+    )
     from sources.catalogue import open_catalogue
     from transforms.errors import InputRejected
 
@@ -102,7 +107,7 @@ def run_command(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url.get_secret_value())
         check_database(engine)
         engine.dispose()
-    except InputRejected as error:
+    except (InputRejected, DatabaseUrlInvalid) as error:
         return _fail(EXIT_USAGE, str(error))
     except ValidationError as error:
         first = error.errors()[0]

@@ -146,6 +146,15 @@ def backends_waiting(session: Connection, lock_type: str) -> list[int]:
     )
 
 
-def snapshot_lock_key(snapshot_date: str, selection: str) -> str:
-    """The key `sinks.database.replace_snapshot` takes its advisory lock on."""
-    return f"{snapshot_date}|{selection}"
+def has_written(session: Connection, pid: int, table: str) -> bool:
+    """Whether backend `pid`'s open transaction has changed rows of `table` (holds its write lock)."""
+    return bool(
+        session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE l.pid = :pid AND c.relname = :table AND l.mode = 'RowExclusiveLock' "
+                "AND l.granted"
+            ),
+            {"pid": pid, "table": table},
+        )
+    )
