@@ -83,6 +83,16 @@ def validate_and_rank(
     )
 
 
+@task(name="check-database", retries=2, retry_delay_seconds=2)
+def ensure_database(settings: Settings) -> None:
+    """Reach the database and create missing tables before anything is spent on the X API."""
+    engine = make_engine(settings.database_url.get_secret_value())
+    try:
+        check_database(engine)
+    finally:
+        engine.dispose()
+
+
 @task(name="count-mentions")
 def count_mentions(top: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Mention counts per app; without a token every app is `skipped`, and the log says why."""
@@ -150,9 +160,7 @@ def app_mentions(
     started_at = datetime.now(UTC)
     chosen = normalise_genres(genres or DEFAULT_GENRES)
     source = Path(csv_path) if csv_path else SAMPLE_CATALOGUE
-    engine = make_engine(settings.database_url.get_secret_value())
-    check_database(engine)
-
+    ensure_database(settings)
     catalogue = validate_and_rank(source, chosen, top_n, settings.max_reject_share)
     if isinstance(catalogue, Rejection):
         return Failed(name=REJECTED, message=catalogue.message)

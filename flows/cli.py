@@ -1,4 +1,4 @@
-"""`appbuzz`: run the flow once in process, or regenerate the shipped sample.
+"""`appbuzz`: run the flow once in process, serve the results, or regenerate the shipped sample.
 
 Exit status: 0 success; 2 bad usage or input rejected before anything was written (one line on
 stderr: the file, the column or line, what was expected); 1 any other failure.
@@ -41,6 +41,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {port}")
+    return port
+
+
 def _genres(text: str) -> list[str]:
     genres = [g.strip() for g in text.split(",") if g.strip()]
     if not genres:
@@ -73,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--database-url", help="SQLAlchemy URL (default: APPBUZZ_DATABASE_URL)")
     run.add_argument("--out", type=Path, help="output folder (default: APPBUZZ_OUT_DIR or out)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+
+    serve = commands.add_parser("serve", help="serve the results over HTTP, read-only")
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8080, help="default: 8080")
+    serve.add_argument("--database-url", help="SQLAlchemy URL (default: APPBUZZ_DATABASE_URL)")
 
     sample = commands.add_parser("sample", help="write the synthetic sample catalogue")
     sample.add_argument("--out", type=Path, required=True, help="where to write the CSV")
@@ -138,6 +150,32 @@ def run_command(args: argparse.Namespace) -> int:
     return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)
 
 
+def serve_command(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from api.server import listen, prepare, serve
+    from flows.settings import get_settings
+    from sinks.database import DatabaseUnavailable, safe_url
+
+    try:
+        url = args.database_url or get_settings().database_url.get_secret_value()
+        app = prepare(url)
+        sock = listen(args.host, args.port)
+    except ValidationError as error:
+        first = error.errors()[0]
+        return _fail(EXIT_USAGE, f"setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except DatabaseUnavailable as error:
+        return _fail(EXIT_FAILED, str(error))
+    except OSError as error:
+        reason = error.strerror or error
+        return _fail(EXIT_FAILED, f"cannot listen on {args.host}:{args.port}: {reason}")
+    host, port = sock.getsockname()[:2]
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    print(f"appbuzz: serving {safe_url(url)} on http://{where} (docs at /docs)", flush=True)
+    serve(app, sock)
+    return EXIT_OK
+
+
 def sample_command(args: argparse.Namespace) -> int:
     from sinks.files import write_sample
     from transforms.sample import sample_catalogue
@@ -154,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         # the terminal gets warnings; the Prefect API (and UI) still gets every INFO line
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    commands = {"run": run_command, "sample": sample_command}
+    commands = {"run": run_command, "serve": serve_command, "sample": sample_command}
     return commands[args.command](args)
 
 

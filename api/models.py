@@ -1,0 +1,55 @@
+"""Response shapes, built from the table columns so the API cannot drift from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+from sqlalchemy import Column
+
+from api.queries import HISTORY_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS
+
+DESCRIPTIONS = {
+    "id": "App Store id",
+    "track_name": "app name",
+    "n_citacoes": "posts on X mentioning the app in the snapshot's window; null when unknown",
+    "size_bytes": "download size in bytes",
+    "price": "price in USD",
+    "prime_genre": "App Store genre",
+    "rank": "1 = most reviewed of the selection",
+    "rating_count_tot": "number of ratings, all versions",
+    "mention_status": "ok, capped, failed or skipped (no X token)",
+    "snapshot_date": "the night the snapshot belongs to",
+    "selection": "the run's genres and size, e.g. Book+Music/top10",
+    "started_at": "UTC",
+    "finished_at": "UTC",
+}
+
+
+def _model(name: str, columns: Mapping[str, Column[Any]], doc: str) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for key, column in columns.items():
+        kind: Any = column.type.python_type
+        fields[key] = (
+            kind | None if column.nullable else kind,
+            Field(description=DESCRIPTIONS.get(key)),
+        )
+    return create_model(name, __doc__=doc, **fields)
+
+
+AppRow = _model(
+    "AppRow", SNAPSHOT_COLUMNS, "One app of a snapshot: the apps.csv/apps.json contract."
+)
+HistoryPoint = _model("HistoryPoint", HISTORY_COLUMNS, "One app in one snapshot.")
+Run = _model("Run", RUN_COLUMNS, "One flow run, as recorded in appbuzz_runs.")
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, or unavailable")
+    database: str = Field(description="the backend: sqlite or postgresql")
+    detail: str | None = Field(default=None, description="why the database is unavailable")
+
+
+class Problem(BaseModel):
+    detail: str

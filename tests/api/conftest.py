@@ -1,0 +1,170 @@
+"""Fixtures for the API: two real pipeline snapshots per backend, and real servers over them.
+
+The pipeline runs (`appbuzz run`, twice) and the server (`appbuzz serve`) are subprocesses, as a
+person starts them; they are session-scoped so every API test shares one setup per backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, make_url, text
+
+from api.server import listen, prepare
+from sinks.files import write_sample
+from sources.catalogue import SAMPLE_CATALOGUE
+
+EARLIER, LATEST = "2026-11-01", "2026-11-02"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _clean_env(extra: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("APPBUZZ_", "X_", "TWITTER_"))}
+    return {**keep, **extra}
+
+
+def appbuzz(cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """`appbuzz ...` as a subprocess that must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=cwd, env=_clean_env(env or {}), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
+    """An empty database on each backend, shared by the API tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'appbuzz.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"appbuzz_api_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Two nights loaded by the real pipeline, with the files each night wrote."""
+
+    database_url: str
+    out: dict[str, Path]  # snapshot date -> the folder holding that night's apps.csv/apps.json
+    climber: int  # the app ranked 10th on the first night and 1st on the second
+    earlier: str = EARLIER
+    latest: str = LATEST
+
+    def file_rows(self, night: str) -> list[dict]:
+        """The rows of that night's apps.json file, as the pipeline wrote them."""
+        return json.loads((self.out[night] / "apps.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def snapshots(backend_url: str, prefect_server, tmp_path_factory) -> Snapshots:
+    """The shipped sample on EARLIER; on LATEST the same catalogue where the 10th app climbs."""
+    work = tmp_path_factory.mktemp("pipeline")
+    env = prefect_server.env()
+    appbuzz(work, "run", "--database-url", backend_url, "--out", EARLIER,
+            "--snapshot-date", EARLIER, env=env)  # fmt: skip
+    first = pl.read_json(work / EARLIER / "apps.json")
+    climber = first.filter(pl.col("rank") == 10)["id"].item()
+    catalogue = pl.read_csv(SAMPLE_CATALOGUE)
+    top = catalogue["rating_count_tot"].max()
+    write_sample(
+        work / "next.csv",
+        catalogue.with_columns(
+            rating_count_tot=pl.when(pl.col("id") == climber)
+            .then(top + 1)
+            .otherwise(pl.col("rating_count_tot"))
+        ),
+    )
+    appbuzz(work, "run", "--csv", "next.csv", "--database-url", backend_url, "--out", LATEST,
+            "--snapshot-date", LATEST, env=env)  # fmt: skip
+    return Snapshots(backend_url, {d: work / d for d in (EARLIER, LATEST)}, climber)
+
+
+def _wait_healthy(base_url: str, alive, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert alive(), "the server stopped before it answered"
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{base_url} did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def served(snapshots: Snapshots, tmp_path_factory) -> Iterator[str]:
+    """`appbuzz serve` on a free loopback port over the two snapshots; yields its base URL."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
+             "--database-url", snapshots.database_url],
+            env=_clean_env({}), stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(base_url, lambda: server.poll() is None)
+            yield base_url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+@contextmanager
+def serve_in_thread(database_url: str) -> Iterator[str]:
+    """The same app and socket `appbuzz serve` uses, in a thread: cheap for one-off databases."""
+    sock = listen("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(prepare(database_url), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        _wait_healthy(base_url, thread.is_alive)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+@pytest.fixture
+def serve_thread():
+    """`serve_thread(url)`: a context manager serving `url` in this process; yields its base URL."""
+    return serve_in_thread
