@@ -93,12 +93,22 @@ def describe_error(error: BaseException) -> str:
     return (str(original).strip().splitlines() or [type(original).__name__])[0]
 
 
+def _lock_schema(connection: Connection) -> None:
+    """Serialise schema creation: runs started together on a new database would otherwise both
+    see no tables and both create them, and the second would fail."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('appbuzz', 0))"))
+    elif connection.dialect.name == "sqlite":  # take SQLite's one write lock now, waiting for it
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def check_database(engine: Engine) -> None:
     """Connect once and create what is missing, before the run spends anything on the X API."""
     try:
         with engine.begin() as connection:
             connection.execute(text("SELECT 1"))
-        metadata.create_all(engine, checkfirst=True)
+            _lock_schema(connection)
+            metadata.create_all(connection, checkfirst=True)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
             f"database {_shown(engine.url)} is not usable: {describe_error(error)}"

@@ -1,4 +1,5 @@
-"""Two runs of the same snapshot and selection at once, on PostgreSQL: one complete snapshot.
+"""Runs at the same time: two of one snapshot on PostgreSQL end with one complete snapshot, and
+first runs on a new database create its tables once.
 
 Real processes. To make them overlap for certain (not by luck of timing), the test holds the
 snapshot's advisory lock while both start, waits until both are queued on it, then lets go: the
@@ -8,12 +9,13 @@ lock in `replace_snapshot` must then hand the snapshot to one writer after the o
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
-from sinks.database import snapshot_lock_key
+from sinks.database import DatabaseUnavailable, check_database, make_engine, snapshot_lock_key
 from tests.hostile.tools import Cli, Job, backends_waiting, kill_group, table_state, wait_for
 
 SNAPSHOT = "2026-11-03"
@@ -51,3 +53,34 @@ def test_two_runs_of_one_snapshot_end_with_exactly_one_complete_snapshot(
     assert len(winner) == 1 and winner <= {r[0] for r in records}  # one run's rows, unmixed
     files = json.loads((tmp_path / "out" / "apps.json").read_text(encoding="utf-8"))
     assert [f["id"] for f in files] == [r[2] for r in rows]
+
+
+def test_runs_started_together_on_a_new_database_create_its_tables_once(
+    database_url: str,
+) -> None:
+    """Every run checks the database and creates missing tables first; six at once on an empty
+    database (the first night, or two schedules firing together) must all succeed."""
+    start = threading.Barrier(6)
+    failures: list[str] = []
+
+    def first_run() -> None:
+        engine = make_engine(database_url)
+        try:
+            start.wait(timeout=30)
+            check_database(engine)
+        except DatabaseUnavailable as error:
+            failures.append(str(error))
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=first_run) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        assert {"app_mentions", "appbuzz_runs"} <= set(inspect(connection).get_table_names())
+        assert "app_mentions_latest" in inspect(connection).get_view_names()
+    engine.dispose()
