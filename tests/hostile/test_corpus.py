@@ -150,6 +150,21 @@ def deep_invalid_utf8(c: Catalogue) -> bytes:
     return data
 
 
+def quote_closed_early(c: Catalogue) -> bytes:
+    """Line 101 loses the closing quote of its `id`: the quote now closes mid-field."""
+    lines = c.raw.split(b"\n")
+    assert lines[100].startswith(b'"112","306561234","Map My Ride+')
+    lines[100] = lines[100].replace(b'"306561234",', b'"306561234,', 1)
+    return b"\n".join(lines)
+
+
+def cut_off_in_a_name(c: Catalogue) -> bytes:
+    """A download that stopped inside a quoted name, on line 1231."""
+    data = c.raw[: c.raw.index(b'"Smule Sing!"') + 5]
+    assert data.count(b"\n") + 1 == 1231
+    return data
+
+
 def words_in_counts(c: Catalogue, share: float) -> bytes:
     rows = [list(r) for r in c.rows]
     for row in random.Random(1).sample(rows, int(len(rows) * share)):
@@ -192,6 +207,12 @@ REJECTED: dict[str, Rejected] = {
         lambda c: invalid_utf8_at(c, 37, "–".encode(), b"\x96"), ("line 37 is not valid UTF-8",)
     ),
     "invalid_utf8_deep_in_file": Rejected(deep_invalid_utf8, ("line 6001 is not valid UTF-8",)),
+    "quote_closed_then_more_text": Rejected(
+        quote_closed_early, ("line 101 is not well-formed CSV", "',' expected after '\"'")
+    ),
+    "cut_off_inside_a_quoted_name": Rejected(
+        cut_off_in_a_name, ("line 1231 is not well-formed CSV", "a quote is never closed")
+    ),
     "required_column_missing": Rejected(
         lambda c: drop_column(c, c.column("user_rating")),
         ("line 1", "missing required column 'user_rating'"),
