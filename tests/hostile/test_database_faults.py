@@ -62,7 +62,9 @@ def silent_server() -> Iterator[int]:
     listener.close()
 
 
-def unusable_urls(postgres_url: str, silent_port: int) -> dict[str, tuple[str, int, str]]:
+def unusable_urls(
+    postgres_url: str, silent_port: int, blocked_folder: Path
+) -> dict[str, tuple[str, int, str]]:
     """name -> (URL with the canary password, exit status, what the message must say)."""
     server = make_url(postgres_url)
     on_server = server.set(password=CANARY)
@@ -100,13 +102,17 @@ def unusable_urls(postgres_url: str, silent_port: int) -> dict[str, tuple[str, i
             "not a SQLAlchemy URL",
         ),
         "not_a_url": (f"postgres:{CANARY}", 2, "not a SQLAlchemy URL"),
+        "sqlite_folder_under_a_file": (
+            f"sqlite:///{blocked_folder}/appbuzz.db", 1, "cannot create the folder",
+        ),
     }  # fmt: skip
 
 
 def test_unusable_database_stops_the_run_before_it_starts(
     cli: Cli, postgres_url: str, silent_server: int, real_csv: Path, tmp_path: Path
 ) -> None:
-    cases = unusable_urls(postgres_url, silent_server)
+    (tmp_path / "a-file").write_text("not a folder\n")
+    cases = unusable_urls(postgres_url, silent_server, tmp_path / "a-file" / "data")
     jobs = [
         Job(tmp_path / name, ["run", "--csv", str(real_csv), "--database-url", url, "--out", "out"])
         for name, (url, _, _) in cases.items()
@@ -120,7 +126,7 @@ def test_unusable_database_stops_the_run_before_it_starts(
         assert CANARY not in done.stdout + done.stderr, name
         assert "Traceback" not in done.stderr, name
         assert done.stdout == "" and not (tmp_path / name / "out").exists(), name
-        if status == 1:  # the message names the database, with the password hidden
+        if status == 1 and "postgresql" in done.stderr:  # named, with the password hidden
             assert "***" in done.stderr, name
     assert table_state(postgres_url) == {}  # and the real database was never touched
 
