@@ -18,9 +18,10 @@ from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
+from flows.enrich import enrich_mentions
 from flows.settings import Settings, get_settings
 from sinks.artifacts import publish_artifacts
-from sinks.database import check_database, make_engine, replace_snapshot
+from sinks.database import check_database, make_engine, record_run, replace_snapshot
 from sinks.files import output_rows, write_outputs
 from sources.catalogue import (
     SAMPLE_CATALOGUE,
@@ -29,8 +30,9 @@ from sources.catalogue import (
     open_catalogue,
     scan_catalogue,
 )
+from sources.x_api import STRATEGIES
 from transforms.errors import InputRejected
-from transforms.mentions import mention_totals, skipped_mentions
+from transforms.mentions import mention_totals
 from transforms.ranking import normalise_genres, rank_top_apps, selection_name
 from transforms.validation import check_reject_share, plan_validation
 
@@ -93,13 +95,14 @@ def ensure_database(settings: Settings) -> None:
         engine.dispose()
 
 
-@task(name="count-mentions")
-def count_mentions(top: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Mention counts per app; without a token every app is `skipped`, and the log says why."""
-    logger = get_run_logger()
-    if settings.x_bearer_token is None:
-        logger.warning("X_BEARER_TOKEN is not set: mention counts skipped (n_citacoes is null)")
-    return skipped_mentions(top)
+@task(name="record-failed-run", retries=2, retry_delay_seconds=[2, 10])
+def record_failed_run(settings: Settings, run: dict[str, Any]) -> None:
+    """A run that loaded nothing still leaves its line (and why) in `appbuzz_runs`."""
+    engine = make_engine(settings.database_url.get_secret_value())
+    try:
+        record_run(engine, run)
+    finally:
+        engine.dispose()
 
 
 @task(name="load-snapshot", retries=2, retry_delay_seconds=[2, 10])
@@ -157,6 +160,12 @@ def app_mentions(
 ) -> dict[str, Any] | State:
     """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot."""
     settings = get_settings()
+    if strategy not in STRATEGIES or max_pages < 1:
+        return Failed(
+            name=REJECTED,
+            message=f"expected strategy one of {', '.join(STRATEGIES)} and max_pages of at "
+            f"least 1, got strategy={strategy!r}, max_pages={max_pages}",
+        )
     started_at = datetime.now(UTC)
     chosen = normalise_genres(genres or DEFAULT_GENRES)
     source = Path(csv_path) if csv_path else SAMPLE_CATALOGUE
@@ -165,11 +174,12 @@ def app_mentions(
     if isinstance(catalogue, Rejection):
         return Failed(name=REJECTED, message=catalogue.message)
 
-    enriched = count_mentions(catalogue.top, settings)
+    snapshot = snapshot_date or default_snapshot_date()
+    enriched = enrich_mentions(catalogue.top, settings, strategy, max_pages, snapshot)
     run = {
         "run_id": str(uuid.uuid4()),
         "flow_run_id": flow_run.id,
-        "snapshot_date": snapshot_date or default_snapshot_date(),
+        "snapshot_date": snapshot,
         "selection": selection_name(chosen, top_n),
         "started_at": started_at,
         "finished_at": datetime.now(UTC),
@@ -179,8 +189,11 @@ def app_mentions(
         "rows_read": catalogue.rows_read,
         "rows_rejected": catalogue.rows_rejected,
         "strategy": strategy,
-        **mention_totals(enriched),
     }
+    if isinstance(enriched, State):  # the token was refused: nothing of this run is loaded
+        record_failed_run(settings, {**run, "status": "failed", "message": enriched.message})
+        return enriched
+    run.update(mention_totals(enriched))
     load_snapshot(settings, run, enriched)
     rows = output_rows(enriched.with_columns(snapshot_date=pl.lit(run["snapshot_date"])))
     outputs = write_files(Path(out_dir or settings.out_dir), rows, catalogue.rejects)

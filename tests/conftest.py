@@ -185,3 +185,11 @@ def run_cli(prefect_server: PrefectServer, tmp_path: Path):
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+@pytest.fixture
+def fake_x_api():
+    """A loopback fake of the X API (tests/fake_x_api.py) on a random port, for one test."""
+    from tests.fake_x_api import serve
+
+    yield from serve()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import polars as pl
 
 MENTION_SCHEMA: dict[str, pl.DataType] = {
@@ -16,19 +19,58 @@ MENTION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# what enrichment reports per app; the query is built before, from the name
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    name: dtype for name, dtype in MENTION_SCHEMA.items() if name != "mention_query"
+}
+
+
 def skipped_mentions(ranked: pl.DataFrame) -> pl.DataFrame:
-    """Every app `skipped` with an unknown (null) count: what a run without a token records."""
+    """Every app `skipped` with an unknown (null) count: what a run without a token records.
+
+    A query already built for an app is kept, so the row says what would have been asked.
+    """
+    kept = {"n_citacoes", "mention_status", "x_requests", "posts_consumed"}
+    if "mention_query" in ranked.columns:
+        kept.add("mention_query")
     return ranked.with_columns(
         pl.lit(None, dtype=MENTION_SCHEMA["n_citacoes"]).alias("n_citacoes"),
         pl.lit("skipped").alias("mention_status"),
         *(
             pl.lit(None, dtype=dtype).alias(name)
             for name, dtype in MENTION_SCHEMA.items()
-            if name not in {"n_citacoes", "mention_status", "x_requests", "posts_consumed"}
+            if name not in kept
         ),
         pl.lit(0, dtype=pl.Int32).alias("x_requests"),
         pl.lit(0, dtype=pl.Int64).alias("posts_consumed"),
     )
+
+
+def mention_results(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """Per-app results (`id` plus the result columns) as a typed frame."""
+    return pl.DataFrame(
+        [{"id": r["id"], **{name: r.get(name) for name in RESULT_SCHEMA}} for r in records],
+        schema={"id": pl.Int64(), **RESULT_SCHEMA},
+    )
+
+
+def join_mentions(apps: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
+    """The ranked apps (with `mention_query`) and their results, columns in the schema's order;
+    an app that got no result is `failed`, not lost."""
+    joined = apps.join(results, on="id", how="left", validate="1:1", coalesce=True)
+    missing = pl.col("mention_status").is_null()
+    return joined.with_columns(
+        pl.when(missing)
+        .then(pl.lit("failed"))
+        .otherwise(pl.col("mention_status"))
+        .alias("mention_status"),
+        pl.when(missing)
+        .then(pl.lit("no result was returned for this app"))
+        .otherwise(pl.col("mention_error"))
+        .alias("mention_error"),
+        pl.col("x_requests").fill_null(0),
+        pl.col("posts_consumed").fill_null(0),
+    ).select(*(c for c in apps.columns if c not in MENTION_SCHEMA), *MENTION_SCHEMA)
 
 
 def mention_totals(enriched: pl.DataFrame) -> dict[str, int]:

@@ -1,0 +1,190 @@
+"""Enrichment wiring: one mapped Prefect task per app, all sharing one X API client.
+
+The shared `XApi` carries what must be shared across the mapped tasks: the stop switch, the
+concurrency limits and the rate gate. Each task's result is cached by what determines it (query,
+strategy, pages, snapshot date, API base URL) and persisted, so a retried flow run reuses the
+apps already counted; a failed app returns a `Failed` state, which Prefect never caches, so a
+retry asks again for it alone (and an app left uncounted because the token was refused is not
+cached either). The task itself never retries: faults are retried in the client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import date
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import polars as pl
+from prefect import get_run_logger, task, unmapped
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.context import TaskRunContext
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Completed, Failed, State
+from prefect.transactions import get_transaction
+from pydantic import SecretStr
+
+from flows.settings import Settings
+from sources.rate_limit import RateGate
+from sources.x_api import MentionCount, RetryPolicy, TokenRefused, XApi
+from sources.x_client import EnrichmentStopped
+from transforms.mentions import join_mentions, mention_results, skipped_mentions
+from transforms.queries import with_mention_queries
+
+CACHE_VERSION = "x-mentions-v1"
+NOT_COUNTED = "not counted: enrichment stopped after the X API refused the token"
+
+
+def mention_cache_key(_context: TaskRunContext | None, parameters: dict[str, Any]) -> str | None:
+    """What determines a count; never the token. No query: nothing to cache."""
+    if parameters.get("query") is None:
+        return None
+    strategy = parameters["strategy"]
+    parts = [
+        CACHE_VERSION,
+        parameters["api"].base_url,
+        strategy,
+        parameters["max_pages"] if strategy == "search" else None,
+        str(parameters["snapshot_date"]),
+        parameters["query"],
+    ]
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return f"{CACHE_VERSION}-{digest}"
+
+
+def _failed(count: MentionCount) -> State:
+    """This app failed (a 400, faults past their retries): a `Failed` state, never cached."""
+    return Failed(message=count.mention_error, data=count)
+
+
+def _not_counted(count: MentionCount, name: str) -> State:
+    """The run is stopping (token refused): not this app's failure, so not a `Failed` task with
+    a log line of its own (the flow's state carries the one message), but not cached either:
+    the retry with a good token must ask again."""
+    transaction = get_transaction()
+    if transaction is not None:
+        transaction.write_on_commit = False
+    return Completed(name=name, message=count.mention_error, data=count)
+
+
+@task(
+    name="count-app-mentions",
+    task_run_name="count-mentions-{app_id}",
+    cache_key_fn=mention_cache_key,
+    persist_result=True,
+    retries=0,
+)
+def count_app_mentions(
+    app_id: int,
+    query: str | None,
+    api: XApi,
+    strategy: str,
+    max_pages: int,
+    snapshot_date: date,
+) -> MentionCount | State:
+    """One app's count; a failure is this app's `Failed` state, never an exception."""
+    if query is None:
+        return _failed(MentionCount(None, "failed", "the name has no searchable words"))
+    try:
+        count = api.count(query, strategy, max_pages)
+    except TokenRefused as refusal:
+        return _not_counted(MentionCount(None, "failed", str(refusal)), "TokenRefused")
+    except EnrichmentStopped:
+        return _not_counted(MentionCount(None, "failed", NOT_COUNTED), "NotCounted")
+    if count.mention_status == "failed":
+        get_run_logger().warning("app %s not counted: %s", app_id, count.mention_error)
+        return _failed(count)
+    return count
+
+
+def prefect_slot(name: str) -> Callable[[], AbstractContextManager[object]] | None:
+    """A slot of the Prefect global concurrency limit `name`, if the server has it active."""
+    try:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        return None
+    if not limit.active:
+        return None
+    return partial(concurrency, name, occupy=1, strict=True)
+
+
+def shown_url(url: str) -> str:
+    """A base URL as it may be logged: any user:password@ part dropped."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
+
+
+def open_x_api(settings: Settings, token: SecretStr) -> XApi:
+    slot = prefect_slot(settings.x_concurrency_limit)
+    get_run_logger().info(
+        "X API at %s: at most %d requests in flight%s",
+        shown_url(settings.x_api_base_url),
+        settings.x_max_concurrency,
+        f", within Prefect concurrency limit {settings.x_concurrency_limit!r}" if slot else "",
+    )
+    return XApi(
+        token,
+        settings.x_api_base_url,
+        timeout=settings.x_timeout_seconds,
+        max_concurrency=settings.x_max_concurrency,
+        retry=RetryPolicy(settings.x_max_retries, settings.x_retry_base_seconds),
+        gate=RateGate(
+            margin=settings.x_rate_limit_margin_seconds,
+            max_wait=settings.x_max_rate_wait_seconds,
+        ),
+        shared_slot=slot,
+    )
+
+
+def result_record(app_id: int, state: State) -> dict[str, Any]:
+    """A task's final state as a result row; a cached result spent nothing in this run."""
+    data = state.result(raise_on_failure=False)
+    if not isinstance(data, MentionCount):  # the task crashed: a bug, logged by Prefect
+        data = MentionCount(None, "failed", f"internal error ({type(data).__name__})")
+    if state.name == "Cached":
+        data = dataclasses.replace(data, x_requests=0, posts_consumed=0)
+    return {"id": app_id, **dataclasses.asdict(data)}
+
+
+def enrich_mentions(
+    ranked: pl.DataFrame,
+    settings: Settings,
+    strategy: str,
+    max_pages: int,
+    snapshot_date: date,
+) -> pl.DataFrame | State:
+    """The ranked apps with their mention columns, or a `Failed` state if the token was refused."""
+    logger = get_run_logger()
+    apps = with_mention_queries(ranked, settings.x_query_template)
+    token = settings.x_bearer_token
+    if token is None:
+        logger.warning(
+            "X_BEARER_TOKEN is not set: mention counts skipped (n_citacoes is null); "
+            "set X_BEARER_TOKEN to count mentions on X"
+        )
+        return skipped_mentions(apps)
+    ids: Sequence[int] = apps.get_column("id").to_list()
+    with open_x_api(settings, token) as api:
+        futures = count_app_mentions.map(
+            ids,
+            apps.get_column("mention_query").to_list(),
+            unmapped(api),
+            unmapped(strategy),
+            unmapped(max_pages),
+            unmapped(snapshot_date),
+        )
+        futures.wait()
+        states = [future.state for future in futures]
+    if api.refusal is not None:  # the flow's Failed state carries the one line; no duplicate
+        logger.info("mention counts stopped: %s", api.refusal)
+        return Failed(message=api.refusal)
+    return join_mentions(apps, mention_results(list(map(result_record, ids, states))))

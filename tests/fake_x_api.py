@@ -1,0 +1,402 @@
+"""A loopback fake of the two X API v2 endpoints appbuzz uses, over real HTTP.
+
+It behaves like the service as documented in `../shared/docs/x-api-v2.md`, not like the client
+would wish: bearer-token auth (401), per-endpoint fixed rate-limit windows reported on every
+response (`x-rate-limit-limit/remaining/reset`, the reset a whole number of epoch seconds rounded
+down, so a request inside the reset second is still refused; no `Retry-After`), the documented
+JSON shapes, pagination with `next_token`, 400s for invalid parameters, and scriptable faults
+(any status, slow replies, malformed JSON, dropped connections). Totals are a deterministic
+function of the query, so a test can compute what a correct client must report.
+
+It records every request (when it started and ended, what it asked, what it got) and the most
+requests it ever had in flight at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+COUNTS = "/2/tweets/counts/recent"
+SEARCH = "/2/tweets/search/recent"
+ENDPOINTS = (COUNTS, SEARCH)
+DEFAULT_LIMITS = {COUNTS: 300, SEARCH: 450}
+FIRST_ID = 1_861_000_000_000_000_000
+_GRANULARITY = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    started: float
+    finished: float
+    path: str
+    params: dict[str, str]
+    authorization: str | None
+    status: int | None  # None: the connection was dropped without a reply
+
+    @property
+    def query(self) -> str | None:
+        return self.params.get("query")
+
+
+@dataclass
+class Fault:
+    """Applies to the next `times` matching requests, after skipping `after` of them."""
+
+    kind: str  # "status", "slow", "malformed", "drop"
+    status: int = 503
+    seconds: float = 0.0
+    query: str | None = None
+    endpoint: str | None = None
+    times: int = 1
+    after: int = 0
+
+    def matches(self, path: str, query: str | None) -> bool:
+        return (self.endpoint in (None, path)) and (self.query in (None, query))
+
+
+@dataclass
+class _Window:
+    start: float
+    used: int = 0
+
+
+@dataclass
+class FakeXApi:
+    token: str = "fake-token"
+    limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    window_seconds: float = 900.0
+    latency: float = 0.0
+    totals: dict[str, int] = field(default_factory=dict)
+    max_total: int = 450
+    path_prefix: str = ""  # serve under a prefix, as a gateway would (`/x` + `/2/...`)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._windows: dict[str, _Window] = {}
+        self._records: list[Recorded] = []
+        self._in_flight = 0
+        self.max_in_flight = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- configuration ------------------------------------------------------------------
+    def set_rate_limit(self, limit: int, window_seconds: float) -> None:
+        """The same limit for both endpoints, windows of `window_seconds`."""
+        with self._lock:
+            self.limits = dict.fromkeys(ENDPOINTS, limit)
+            self.window_seconds = window_seconds
+            self._windows.clear()
+
+    def script(self, kind: str, **options: Any) -> Fault:
+        fault = Fault(kind=kind, **options)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def total_for(self, query: str) -> int:
+        """How many posts match `query` over the last 7 days: fixed per query."""
+        if query in self.totals:
+            return self.totals[query]
+        digest = hashlib.sha256(query.encode("utf-8")).digest()
+        return int.from_bytes(digest[:4], "big") % (self.max_total + 1)
+
+    # --- what happened ------------------------------------------------------------------
+    @property
+    def requests(self) -> list[Recorded]:
+        with self._lock:
+            return sorted(self._records, key=lambda r: r.started)
+
+    def requests_for(self, query: str) -> list[Recorded]:
+        return [r for r in self.requests if r.query == query]
+
+    def statuses(self) -> list[int | None]:
+        return [r.status for r in self.requests]
+
+    def reset_records(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self.max_in_flight = 0
+
+    # --- lifecycle ----------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "the fake is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{self.path_prefix}"
+
+    def start(self) -> FakeXApi:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="fake-x"
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeXApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- the service --------------------------------------------------------------------
+    def _rate(self, path: str, now: float, consume: bool) -> tuple[bool, dict[str, str]]:
+        """Admit or refuse against the endpoint's window; the headers to send either way."""
+        limit = self.limits.get(path, 300)
+        window = self._windows.get(path)
+        if window is None or now >= window.start + self.window_seconds:
+            window = self._windows[path] = _Window(start=now)
+        allowed = window.used < limit
+        if allowed and consume:
+            window.used += 1
+        headers = {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(max(0, limit - window.used)),
+            # the true end rounded down: until that second has passed, a request may be refused
+            "x-rate-limit-reset": str(int(window.start + self.window_seconds)),
+        }
+        return allowed, headers
+
+    def _next_fault(self, path: str, query: str | None) -> Fault | None:
+        for fault in self._faults:
+            if fault.times > 0 and fault.matches(path, query):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
+                fault.times -= 1
+                return fault
+        return None
+
+    def decide(
+        self, path: str, params: dict[str, str], authorization: str | None
+    ) -> tuple[int, dict[str, str], Any, Fault | None]:
+        """Status, headers, JSON body (or raw bytes) and the fault applied, at arrival."""
+        now = time.time()
+        with self._lock:
+            if path not in ENDPOINTS:
+                _, headers = self._rate(path, now, consume=False)
+                return 404, headers, _problem(404, "Not Found"), None
+            if authorization != f"Bearer {self.token}":
+                _, headers = self._rate(path, now, consume=False)
+                return 401, headers, _problem(401, "Unauthorized"), None
+            allowed, headers = self._rate(path, now, consume=True)
+            if not allowed:
+                return 429, headers, _problem(429, "Too Many Requests"), None
+            fault = self._next_fault(path, params.get("query"))
+        if fault is not None and fault.kind == "status":
+            if fault.status == 429:
+                headers["x-rate-limit-remaining"] = "0"
+            if fault.status == 400:
+                return 400, headers, _invalid("query", "scripted: invalid query"), fault
+            return fault.status, headers, _problem(fault.status, _REASONS[fault.status]), fault
+        if fault is not None and fault.kind == "malformed":
+            return 200, headers, b'{"data": [{"id": "1", "text": "cut', fault
+        status, body = self._serve(path, params)
+        return status, headers, body, fault
+
+    def _serve(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
+        query = params.get("query")
+        if not query:
+            return 400, _invalid("query", "The `query` query parameter can not be empty")
+        if len(query) > 512:
+            return 400, _invalid(
+                "query", f"The `query` query parameter can not be longer than 512 characters"
+                f" (got {len(query)})"
+            )  # fmt: skip
+        if query.count('"') % 2:
+            return 400, _invalid(
+                "query", "There were errors processing your request: Unterminated quoted phrase"
+            )
+        total = self.total_for(query)
+        if path == COUNTS:
+            return self._counts(params, total)
+        return self._search(params, query, total)
+
+    def _counts(self, params: dict[str, str], total: int) -> tuple[int, Any]:
+        step = _GRANULARITY.get(params.get("granularity", "hour"))
+        if step is None:
+            return 400, _invalid("granularity", "granularity must be minute, hour or day")
+        end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
+        start = end - timedelta(days=7)
+        edges = [start]
+        boundary = _floor(start, step) + step
+        while boundary < end:
+            edges.append(boundary)
+            boundary += step
+        edges.append(end)
+        n = len(edges) - 1
+        data = [
+            {
+                "start": _iso(edges[i]),
+                "end": _iso(edges[i + 1]),
+                "tweet_count": total * (i + 1) // n - total * i // n,
+            }
+            for i in range(n)
+        ]
+        return 200, {"data": data, "meta": {"total_tweet_count": total}}
+
+    def _search(self, params: dict[str, str], query: str, total: int) -> tuple[int, Any]:
+        try:
+            size = int(params.get("max_results", "10"))
+        except ValueError:
+            size = 0
+        if not 10 <= size <= 100:
+            return 400, _invalid("max_results", "max_results must be between 10 and 100")
+        offset = 0
+        if "next_token" in params:
+            offset = _decode_token(params["next_token"], query)
+            if offset is None:
+                return 400, _invalid("next_token", "The `next_token` is not valid")
+        if total == 0:
+            return 200, {"meta": {"result_count": 0}}
+        ids = [str(FIRST_ID + total - i) for i in range(offset, min(total, offset + size))]
+        meta: dict[str, Any] = {"newest_id": ids[0], "oldest_id": ids[-1], "result_count": len(ids)}
+        if offset + size < total:
+            meta["next_token"] = _encode_token(offset + size, query)
+        data = [
+            {"id": i, "text": f"post {i} about {query}", "edit_history_tweet_ids": [i]} for i in ids
+        ]
+        return 200, {"data": data, "meta": meta}
+
+    def enter(self) -> float:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        return time.time()
+
+    def leave(self, record: Recorded) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._records.append(record)
+
+
+_REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
+}  # fmt: skip
+
+
+def _problem(status: int, title: str) -> dict[str, Any]:
+    return {"title": title, "detail": title, "type": "about:blank", "status": status}
+
+
+def _invalid(parameter: str, message: str) -> dict[str, Any]:
+    return {
+        "errors": [{"parameters": {parameter: ["<value>"]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + (moment - epoch) // step * step
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _token_tag(query: str) -> str:
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()[:10]
+
+
+def _encode_token(offset: int, query: str) -> str:
+    return f"{offset:x}z{_token_tag(query)}"
+
+
+def _decode_token(token: str, query: str) -> int | None:
+    head, _, tag = token.partition("z")
+    try:
+        offset = int(head, 16)
+    except ValueError:
+        return None
+    return offset if tag == _token_tag(query) else None
+
+
+def _handler_for(fake: FakeXApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "fake-x-api"
+
+        def do_GET(self) -> None:
+            started = fake.enter()
+            parts = urlsplit(self.path)
+            path = parts.path
+            if fake.path_prefix:
+                prefixed = path.startswith(fake.path_prefix + "/")
+                path = path[len(fake.path_prefix) :] if prefixed else "/not-under-prefix"
+            params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            authorization = self.headers.get("Authorization")
+            status: int | None = None
+            left = False
+
+            def leave() -> None:
+                # recorded (and out of flight) before the reply is written: a client that has
+                # its reply always finds its request here
+                nonlocal left
+                if not left:
+                    left = True
+                    fake.leave(Recorded(started, time.time(), path, params, authorization, status))
+
+            try:
+                status, headers, body, fault = fake.decide(path, params, authorization)
+                delay = fake.latency + (fault.seconds if fault and fault.kind == "slow" else 0)
+                if delay:
+                    time.sleep(delay)
+                if fault is not None and fault.kind == "drop":
+                    status = None
+                    leave()
+                    self.close_connection = True
+                    return
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                leave()
+                self.send_response(status, _REASONS.get(status))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (its timeout) first
+            finally:
+                leave()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def serve(**options: Any) -> Iterator[FakeXApi]:
+    """Run a fake for the duration of a `with`/fixture: `yield from serve(...)`."""
+    fake = FakeXApi(**options).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -1,0 +1,83 @@
+"""The X API settings: what a user can get wrong is refused before a run starts."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from flows.enrich import mention_cache_key, shown_url
+from flows.settings import Settings
+from transforms.queries import DEFAULT_TEMPLATE
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN", "X_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_and_the_twitter_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert settings.x_bearer_token is None and settings.x_api_base_url == "https://api.twitter.com"
+    assert settings.x_query_template == DEFAULT_TEMPLATE and settings.x_max_concurrency == 5
+    monkeypatch.setenv("TWITTER_BEARER_TOKEN", " canary-alias ")
+    token = Settings().x_bearer_token
+    assert token is not None and token.get_secret_value() == "canary-alias"
+    assert "canary" not in repr(Settings()) and "canary" not in str(Settings().model_dump())
+
+
+def test_an_empty_token_is_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_BEARER_TOKEN", "  ")
+    assert Settings().x_bearer_token is None
+
+
+@pytest.mark.parametrize(
+    "url", ["http://gateway.example.com", "ftp://127.0.0.1", "api.twitter.com", "https://"]
+)
+def test_the_token_only_travels_over_https_or_to_this_machine(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("X_API_BASE_URL", url)
+    with pytest.raises(ValidationError, match="expected an https:// URL"):
+        Settings()
+
+
+def test_loopback_http_and_gateways_with_a_path_are_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_API_BASE_URL", "http://127.0.0.1:8099/")
+    assert Settings().x_api_base_url == "http://127.0.0.1:8099"
+    monkeypatch.setenv("X_API_BASE_URL", "https://gw.example.com/x/")
+    assert Settings().x_api_base_url == "https://gw.example.com/x"
+
+
+def test_a_template_without_a_quoted_placeholder_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APPBUZZ_X_QUERY_TEMPLATE", "{phrase} lang:en")
+    with pytest.raises(ValidationError, match="in double quotes"):
+        Settings()
+
+
+def test_logged_urls_lose_their_credentials() -> None:
+    assert shown_url("https://user:secret@gw.example.com:8443/x") == "https://gw.example.com:8443/x"
+    assert shown_url("http://[::1]:8080") == "http://[::1]:8080"
+
+
+class _Api:
+    base_url = "https://api.twitter.com"
+
+
+def test_the_cache_key_is_what_determines_a_count_and_never_the_token() -> None:
+    params = {
+        "app_id": 1, "query": '"A" -is:retweet', "api": _Api(), "strategy": "counts",
+        "max_pages": 10, "snapshot_date": "2026-01-15",
+    }  # fmt: skip
+    key = mention_cache_key(None, params)
+    assert key == mention_cache_key(None, {**params, "app_id": 2, "max_pages": 3})
+    assert key != mention_cache_key(None, {**params, "snapshot_date": "2026-01-16"})
+    assert key != mention_cache_key(None, {**params, "query": '"B" -is:retweet'})
+    assert key != mention_cache_key(None, {**params, "strategy": "search"})
+    search = {**params, "strategy": "search"}
+    assert mention_cache_key(None, search) != mention_cache_key(None, {**search, "max_pages": 2})
+    other = type("Other", (), {"base_url": "https://gw.example.com"})()
+    assert key != mention_cache_key(None, {**params, "api": other})
+    assert mention_cache_key(None, {**params, "query": None}) is None
