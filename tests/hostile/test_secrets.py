@@ -1,6 +1,7 @@
-"""Canary secrets: a database password and an X token planted in real runs, then looked for
-everywhere those runs left a trace (terminal output, files, tables, Prefect's logs, artifacts and
-state, the Prefect home on disk, exception messages, repr of the settings). Found nowhere.
+"""Canary secrets: a database password and X tokens (one accepted by the fake X API, one refused)
+planted in real runs, then looked for everywhere those runs left a trace (terminal output, files
+and Prefect's persisted results, tables, Prefect's logs, artifacts and state through its API, the
+Prefect home on disk, exception messages, repr of the settings). Found nowhere.
 """
 
 from __future__ import annotations
@@ -16,10 +17,20 @@ from sqlalchemy import create_engine, inspect, make_url, text
 
 from flows.settings import Settings
 from sinks.database import DatabaseUnavailable, check_database, make_engine, safe_url
-from tests.hostile.tools import Cli, Job
+from sinks.tables import app_mentions
+from tests.fake_x_api import FakeXApi
+from tests.hostile.tools import Cli, Job, table_state
+from tests.secret_scan import files_holding
 
 DB_CANARY = f"dbcanary{uuid.uuid4().hex}"
-X_CANARY = f"xcanary{uuid.uuid4().hex}"
+X_CANARY = f"xcanary{uuid.uuid4().hex}"  # the token the fake X API accepts
+X_REFUSED_CANARY = f"xrefused{uuid.uuid4().hex}"  # a token it refuses (401)
+CANARIES = {
+    "database password": DB_CANARY,
+    "X token": X_CANARY,
+    "refused X token": X_REFUSED_CANARY,
+}
+COLUMNS = [c.name for c in app_mentions.columns]
 SNAPSHOT = "2031-01-05"  # a date no other test uses, to find this test's flow runs
 
 
@@ -85,6 +96,7 @@ def database_text(url: str) -> str:
 def test_canary_secrets_never_leave_the_process(
     cli: Cli,
     prefect_server,
+    fake_x_api: FakeXApi,
     canary_url: str,
     postgres_url: str,
     real_csv: Path,
@@ -95,7 +107,15 @@ def test_canary_secrets_never_leave_the_process(
     broken.write_bytes(
         b"\n".join([lines[0], *(line.replace(b",0,", b",free,") for line in lines[1:])])
     )
-    secrets = {"X_BEARER_TOKEN": X_CANARY}
+    fake_x_api.token = X_CANARY
+    fake_x_api.script("status", status=503)  # a retried fault and a refused query: error paths
+    fake_x_api.script("status", status=400, after=4)
+    secrets = {
+        "X_BEARER_TOKEN": X_CANARY,
+        "X_API_BASE_URL": fake_x_api.base_url,
+        "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),  # persisted counts: scanned
+        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
+    }
     unreachable = make_url(canary_url).set(port=closed_port()).render_as_string(False)
     in_query = make_url(unreachable).set(password=None).update_query_dict({"password": DB_CANARY})
     common = ["--out", "out", "--snapshot-date", SNAPSHOT]
@@ -109,9 +129,13 @@ def test_canary_secrets_never_leave_the_process(
         "password_in_query": Job(tmp_path / "query", ["run", "--csv", str(real_csv),
                                  "--database-url", in_query.render_as_string(False), *common],
                                  secrets),
+        "token_refused": Job(tmp_path / "refused", ["run", "--csv", str(real_csv),
+                             "--database-url", canary_url, "--top-n", "3", *common],
+                             {**secrets, "X_BEARER_TOKEN": X_REFUSED_CANARY,  # no cache to hit
+                              "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results-refused")}),
     }  # fmt: skip
     done = dict(zip(jobs, cli.run_many(list(jobs.values()), workers=4), strict=True))
-    assert [d.returncode for d in done.values()] == [0, 2, 1, 1], {
+    assert [d.returncode for d in done.values()] == [0, 2, 1, 1, 1], {
         k: d.stderr for k, d in done.items()
     }
 
@@ -127,27 +151,29 @@ def test_canary_secrets_never_leave_the_process(
     # the failures name the database, and the password's place shows ***
     assert f"{owner}:***@127.0.0.1" in done["database_down"].stderr
     assert "password=***" in done["password_in_query"].stderr
+    # the tokens really travelled: on the wire to the fake, and nowhere else
+    sent = {r.authorization for r in fake_x_api.requests}
+    assert sent == {f"Bearer {X_CANARY}", f"Bearer {X_REFUSED_CANARY}"}
+    assert "refused X_BEARER_TOKEN" in done["token_refused"].stderr
+    statuses = [
+        r[COLUMNS.index("mention_status")] for r in table_state(postgres_url)["app_mentions"]
+    ]
+    assert sorted(statuses) == ["failed"] + ["ok"] * 9  # the good run counted (one query refused)
 
     places = {f"{name} {stream}": getattr(d, stream) for name, d in done.items()
               for stream in ("stdout", "stderr")}  # fmt: skip
-    places |= {
-        f"file {p}": p.read_bytes().decode("utf-8", "replace")
-        for p in tmp_path.rglob("*")
-        if p.is_file() and p.name != "broken.csv"
-    }
     places["tables"] = database_text(canary_url)
     records = prefect_records(prefect_server.api_url)
     assert SNAPSHOT in records and "read 7197 rows" in records  # the runs' logs are in there
     places["prefect api"] = records
-    places |= {
-        f"prefect home {p}": p.read_bytes().decode("utf-8", "replace")
-        for p in prefect_server.home.rglob("*")
-        if p.is_file()
-    }
+    assert len(list((tmp_path / "results").iterdir())) >= 9  # persisted counts, scanned below
     places |= in_process_texts(canary_url, unreachable, in_query.render_as_string(False))
-    for place, content in places.items():
-        assert DB_CANARY not in content, f"database password found in {place}"
-        assert X_CANARY not in content, f"X token found in {place}"
+    for secret, canary in CANARIES.items():
+        for place, content in places.items():
+            assert canary not in content, f"{secret} found in {place}"
+        # every file the runs and Prefect wrote (persisted results decoded), the inputs aside
+        hits, read = files_holding(canary, [tmp_path, prefect_server.home])
+        assert hits == [] and read > 10, secret
 
 
 def in_process_texts(url: str, unreachable: str, in_query: str) -> dict[str, str]:
