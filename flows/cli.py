@@ -103,7 +103,13 @@ def run_command(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from flows.settings import get_settings
-    from sinks.database import DatabaseUnavailable, check_database, make_engine
+    from sinks.database import (
+        DatabaseUnavailable,
+        DatabaseUrlInvalid,
+        check_database,
+        make_engine,
+    )
+    from sinks.files import OutputUnavailable, check_out_dir
     from sources.catalogue import open_catalogue
     from transforms.errors import InputRejected
 
@@ -111,10 +117,11 @@ def run_command(args: argparse.Namespace) -> int:
         settings = get_settings()
         if args.csv is not None:
             open_catalogue(args.csv)
+        check_out_dir(args.out or settings.out_dir)
         engine = make_engine(settings.database_url.get_secret_value())
         check_database(engine)
         engine.dispose()
-    except InputRejected as error:
+    except (InputRejected, DatabaseUrlInvalid, OutputUnavailable) as error:
         return _fail(EXIT_USAGE, str(error))
     except ValidationError as error:
         first = error.errors()[0]

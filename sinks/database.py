@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, make_url, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import URL, Connection, Engine, create_engine, delete, event, insert, make_url, text
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 
 from sinks.tables import app_mentions, appbuzz_runs, metadata
 
@@ -16,25 +16,65 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached or used; the message is one line and hides the password."""
 
 
+class DatabaseUrlInvalid(ValueError):
+    """The database URL cannot be used as written: not a URL, or a driver that is not installed."""
+
+
+# libpq also takes secrets as URL query parameters (`?password=...`): hide those too
+_SECRET_QUERY_KEYS = frozenset({"password", "sslpassword", "passfile", "sslkey"})
+
+
+def _shown(url: URL) -> str:
+    hidden = {k: "***" for k in url.query if k.lower() in _SECRET_QUERY_KEYS}
+    shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")
+
+
 def safe_url(url: str) -> str:
     """The URL as it may be shown to a person: the password replaced by ***."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return _shown(make_url(url))
     except Exception:  # an unparsable URL may hold a secret anywhere in it
         return "<unparsable database URL>"
 
 
 def make_engine(url: str) -> Engine:
-    """An engine that fails fast when the server is away; SQLite's folder is created if missing."""
-    parsed = make_url(url)
+    """An engine that fails fast when the server is away; SQLite's folder is created if missing.
+
+    A URL that cannot work raises `DatabaseUrlInvalid` and a folder that cannot be made raises
+    `DatabaseUnavailable`, each with one line that never shows the password.
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # the message may quote the URL: never pass it on
+        raise DatabaseUrlInvalid(
+            "the database URL is not a SQLAlchemy URL (expected e.g. "
+            "postgresql+psycopg://user@host:5432/db or sqlite:///data/appbuzz.db)"
+        ) from None
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseUnavailable(
+                    f"database {_shown(parsed)} is not usable: cannot create the folder "
+                    f"{folder} ({error.strerror})"
+                ) from None
         connect_args["timeout"] = 30
     elif parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = 5
-    engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    try:
+        usable = not parsed.get_dialect().is_async  # e.g. Prefect's own postgresql+asyncpg://
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+    except (ArgumentError, ImportError):  # an unknown dialect or a driver that is not installed
+        usable = False
+    if not usable:
+        raise DatabaseUrlInvalid(
+            f"database {_shown(parsed)}: the driver {parsed.drivername!r} is not available "
+            "(appbuzz runs on postgresql+psycopg:// and sqlite:///)"
+        )
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -53,17 +93,31 @@ def describe_error(error: BaseException) -> str:
     return (str(original).strip().splitlines() or [type(original).__name__])[0]
 
 
+def _lock_schema(connection: Connection) -> None:
+    """Serialise schema creation: runs started together on a new database would otherwise both
+    see no tables and both create them, and the second would fail."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('appbuzz', 0))"))
+    elif connection.dialect.name == "sqlite":  # take SQLite's one write lock now, waiting for it
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def check_database(engine: Engine) -> None:
     """Connect once and create what is missing, before the run spends anything on the X API."""
     try:
         with engine.begin() as connection:
             connection.execute(text("SELECT 1"))
-        metadata.create_all(engine, checkfirst=True)
+            _lock_schema(connection)
+            metadata.create_all(connection, checkfirst=True)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
-            f"database {engine.url.render_as_string(hide_password=True)} "
-            f"is not usable: {describe_error(error)}"
+            f"database {_shown(engine.url)} is not usable: {describe_error(error)}"
         ) from None
+
+
+def snapshot_lock_key(snapshot_date: object, selection: str) -> str:
+    """The name of the lock that writers of one snapshot (date, selection) take in turn."""
+    return f"{snapshot_date}|{selection}"
 
 
 def _lock_snapshot(connection: Connection, snapshot_key: str) -> None:
@@ -81,12 +135,18 @@ def replace_snapshot(
     snapshot = (app_mentions.c.snapshot_date == run["snapshot_date"]) & (
         app_mentions.c.selection == run["selection"]
     )
-    with engine.begin() as connection:
-        _lock_snapshot(connection, f"{run['snapshot_date']}|{run['selection']}")
-        connection.execute(delete(app_mentions).where(snapshot))
-        if rows:
-            connection.execute(insert(app_mentions), list(rows))
-        connection.execute(insert(appbuzz_runs), dict(run))
+    try:
+        with engine.begin() as connection:
+            _lock_snapshot(connection, snapshot_lock_key(run["snapshot_date"], run["selection"]))
+            connection.execute(delete(app_mentions).where(snapshot))
+            if rows:
+                connection.execute(insert(app_mentions), list(rows))
+            connection.execute(insert(appbuzz_runs), dict(run))
+    except (OperationalError, InterfaceError) as error:  # the connection failed, not the data
+        raise DatabaseUnavailable(
+            f"database {_shown(engine.url)}: the load of {run['selection']} on "
+            f"{run['snapshot_date']} was rolled back: {describe_error(error)}"
+        ) from None
 
 
 def record_run(engine: Engine, run: Mapping[str, Any]) -> None:

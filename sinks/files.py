@@ -27,6 +27,24 @@ OUTPUT_COLUMNS = (
 )
 
 
+class OutputUnavailable(ValueError):
+    """The output folder cannot be written: said before the run, not after the load."""
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Check, without creating anything, that `out_dir` is or can become a writable folder."""
+    existing = Path(out_dir).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputUnavailable(
+            f"output folder {out_dir}: {existing} is a file, not a folder "
+            "(expected --out or APPBUZZ_OUT_DIR to name a folder)"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputUnavailable(f"output folder {out_dir}: {existing} is not writable")
+
+
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -97,6 +97,13 @@ def collect_catalogue(catalogue: CatalogueFile, *plans: pl.LazyFrame) -> list[pl
         line = first_invalid_utf8_line(catalogue.path)
         if line is not None:
             raise InputRejected(f"{catalogue.path}: line {line} is not valid UTF-8 text") from None
+        malformed = first_malformed_line(catalogue.path, catalogue.separator)
+        if malformed is not None:
+            line, reason = malformed
+            raise InputRejected(
+                f"{catalogue.path}: line {line} is not well-formed CSV ({reason}; a field with "
+                f"the separator, a quote or a line break in it must be quoted, quotes doubled)"
+            ) from None
         first = (str(error).strip().splitlines() or ["unreadable"])[0]
         raise InputRejected(
             f"{catalogue.path}: is not a readable CSV catalogue ({first})"
@@ -124,6 +131,23 @@ def first_invalid_utf8_line(path: Path) -> int | None:
     return None
 
 
+def first_malformed_line(path: Path, separator: str) -> tuple[int, str] | None:
+    """The 1-based line where the quoting first goes wrong, and how; None if it never does.
+
+    Only called after a scan failed. Python's strict CSV reader stops where Polars' parallel
+    reader cannot say: a quote closed and followed by more text, or a quote never closed.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=separator, strict=True)
+        try:
+            for _ in reader:
+                pass
+        except csv.Error as error:
+            reason = str(error).replace("unexpected end of data", "a quote is never closed")
+            return reader.line_num, reason
+    return None
+
+
 def file_sha256(path: Path) -> str:
     """The catalogue's version: its content hash, read in large chunks."""
     digest = hashlib.sha256()
@@ -137,6 +161,7 @@ __all__ = [
     "CatalogueFile",
     "file_sha256",
     "first_invalid_utf8_line",
+    "first_malformed_line",
     "open_catalogue",
     "scan_catalogue",
 ]

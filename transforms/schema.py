@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandera.backends.polars.builtin_checks  # noqa: F401  (register before checks are built)
 import pandera.polars as pa
 
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
 
 class Catalogue(pa.DataFrameModel):
     """One App Store app per row; the single source of truth for validation.
@@ -14,7 +16,14 @@ class Catalogue(pa.DataFrameModel):
     """
 
     id: int = pa.Field(gt=0, unique=True, nullable=False)
-    track_name: str = pa.Field(str_matches=r"\S", str_length={"max_value": 1000}, nullable=False)
+    # not blank, not a megabyte, and no control characters but tab and line breaks: PostgreSQL
+    # text cannot hold a NUL byte, and an escape sequence is no part of an app's name
+    track_name: str = pa.Field(
+        str_matches=r"\S",
+        str_contains=NO_CONTROL_CHARACTERS,
+        str_length={"max_value": 1000},
+        nullable=False,
+    )
     size_bytes: int = pa.Field(ge=0, nullable=False)
     price: float = pa.Field(ge=0, nullable=False)
     rating_count_tot: int = pa.Field(ge=0, nullable=False)

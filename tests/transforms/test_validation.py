@@ -6,7 +6,7 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from transforms.schema import CATALOGUE_SCHEMA, Catalogue
+from transforms.schema import CATALOGUE_SCHEMA, NO_CONTROL_CHARACTERS, Catalogue
 from transforms.validation import RULES, plan_validation, typed_catalogue
 
 GOOD = {
@@ -38,6 +38,8 @@ BAD_ROWS = [
     ("track_name", "str_matches('\\S')", {"track_name": "   "}),
     ("track_name", "not_nullable", {"track_name": None}),
     ("track_name", "str_length(None, 1000)", {"track_name": "x" * 1001}),
+    ("track_name", f"str_contains('{NO_CONTROL_CHARACTERS}')", {"track_name": "Magic\x00Piano"}),
+    ("track_name", f"str_contains('{NO_CONTROL_CHARACTERS}')", {"track_name": "\x1b[2JSing!"}),
     ("size_bytes", "greater_than_or_equal_to(0)", {"size_bytes": "-1"}),
     ("size_bytes", "dtype('Int64')", {"size_bytes": "big"}),
     ("size_bytes", "not_nullable", {"size_bytes": None}),

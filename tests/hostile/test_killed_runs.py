@@ -1,0 +1,140 @@
+"""A run killed with SIGKILL mid-way leaves the previous snapshot and files intact.
+
+Caught in two places: inside the load's transaction, after it deleted the old rows and inserted
+the new ones, before commit (a lock this test holds on `appbuzz_runs` keeps it there); and in
+the middle of enrichment, some apps counted, others waiting on the X API. Then the whole process
+group gets SIGKILL: no handler, no cleanup code runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from sqlalchemy import Connection, create_engine, text
+
+from sinks.tables import app_mentions
+from tests.fake_x_api import FakeXApi
+from tests.hostile.tools import (
+    Cli,
+    Job,
+    backends_waiting,
+    files_state,
+    has_written,
+    kill_group,
+    ranked_apps,
+    table_state,
+    wait_for,
+)
+
+SNAPSHOT = "2026-11-04"
+COLUMNS = [c.name for c in app_mentions.columns]
+
+
+def run_job(folder: Path, csv: Path, database: str) -> Job:
+    return Job(folder, ["run", "--csv", str(csv), "--database-url", database, "--out", "out",
+                        "--snapshot-date", SNAPSHOT])  # fmt: skip
+
+
+def other_sessions(session: Connection) -> int:
+    return session.scalar(
+        text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
+
+
+def test_sigkill_inside_the_load_keeps_the_previous_snapshot_and_the_next_run_completes(
+    cli: Cli, postgres_url: str, pg_session: Connection, real_csv: Path, tmp_path: Path
+) -> None:
+    lines = real_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    previous = tmp_path / "previous.csv"
+    previous.write_text("".join(line for line in lines if '"Spotify Music"' not in line))
+    seeded = cli.run(run_job(tmp_path, previous, postgres_url))
+    assert seeded.returncode == 0, seeded.stderr
+    before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
+
+    holder = create_engine(postgres_url)
+    with holder.connect() as blocker:
+        blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
+        run = cli.start(run_job(tmp_path, real_csv, postgres_url))
+        try:
+            (pid,) = wait_for(lambda: backends_waiting(pg_session, "relation"), timeout=120,
+                              what="the load to block inside its transaction")  # fmt: skip
+            assert has_written(pg_session, pid, "app_mentions")  # old rows out, new rows in
+        finally:
+            kill_group(run)  # SIGKILL to the CLI and everything it started
+        assert run.returncode == -9
+        blocker.rollback()  # the orphaned backend goes on, finds its client gone, rolls back
+    holder.dispose()
+    wait_for(lambda: other_sessions(pg_session) == 0, timeout=60,
+             what="the killed run's session to end")  # fmt: skip
+
+    assert table_state(postgres_url) == before_tables
+    assert files_state(tmp_path / "out") == before_files  # no half file, no stray temp file
+
+    rerun = cli.run(run_job(tmp_path, real_csv, postgres_url))
+    assert rerun.returncode == 0, rerun.stderr
+    after = table_state(postgres_url)
+    assert len(after["app_mentions"]) == 10 and len(after["appbuzz_runs"]) == 2
+    assert after["app_mentions"][1][4] == "Spotify Music"  # the new file's answer, complete
+    assert files_state(tmp_path / "out") != before_files
+
+
+def persisted(results: Path) -> list[Path]:
+    """Prefect's persisted task results in `results` that are whole (a JSON record each)."""
+    whole = []
+    for path in results.glob("*") if results.exists() else []:
+        try:
+            json.loads(path.read_bytes())
+        except ValueError:
+            continue
+        whole.append(path)
+    return whole
+
+
+def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_asks_only_the_rest(
+    cli: Cli, fake_x_api: FakeXApi, postgres_url: str, real_csv: Path, tmp_path: Path
+) -> None:
+    """Six apps are counted (their results persisted by Prefect), four replies hang; SIGKILL.
+    Nothing of the run is loaded; the rerun completes and asks X only for the four."""
+    seeded = cli.run(run_job(tmp_path, real_csv, postgres_url))  # no token: a skipped snapshot
+    assert seeded.returncode == 0, seeded.stderr
+    before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
+
+    queries = ranked_apps(real_csv, 10)["mention_query"].to_list()
+    hanging = set(queries[6:])
+    for query in hanging:
+        fake_x_api.script("slow", seconds=120, query=query)  # longer than the test
+    results = tmp_path / "results"
+    env = {
+        "X_BEARER_TOKEN": fake_x_api.token,
+        "X_API_BASE_URL": fake_x_api.base_url,
+        "PREFECT_LOCAL_STORAGE_PATH": str(results),
+        "APPBUZZ_X_TIMEOUT_SECONDS": "60",
+    }
+    run = cli.start(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url).args, env))
+    try:
+        wait_for(lambda: len(persisted(results)) == 6, timeout=120,
+                 what="six apps counted and their results persisted")  # fmt: skip
+    finally:
+        kill_group(run)
+    assert run.returncode == -9
+    assert {r.query for r in fake_x_api.requests if r.status == 200} == set(queries) - hanging
+    assert table_state(postgres_url) == before_tables
+    assert files_state(tmp_path / "out") == before_files
+
+    rerun_started = time.time()  # the killed run's hanging requests may still end after this
+    rerun = cli.run(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url).args, env))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    asked = [r.query for r in fake_x_api.requests if r.started >= rerun_started]
+    assert sorted(asked) == sorted(hanging)  # the six already counted came from the cache
+    after = table_state(postgres_url)
+    rows = after["app_mentions"]
+    assert len(rows) == 10 and len(after["appbuzz_runs"]) == 2
+    status, count, query = (
+        COLUMNS.index(c) for c in ("mention_status", "n_citacoes", "mention_query")
+    )
+    assert all(r[status] == "ok" and r[count] == fake_x_api.total_for(r[query]) for r in rows)
