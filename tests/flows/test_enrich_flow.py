@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
@@ -17,7 +18,9 @@ from sqlalchemy import create_engine, select
 from flows.app_mentions import app_mentions
 from sinks.tables import app_mentions as app_mentions_table
 from sinks.tables import appbuzz_runs
+from sources.catalogue import SAMPLE_CATALOGUE
 from tests.fake_x_api import SEARCH, FakeXApi
+from transforms.queries import build_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 DAY = date(2026, 1, 15)
@@ -43,6 +46,18 @@ def x_env(
 def run_flow(tmp_path: Path, **params):
     params.setdefault("snapshot_date", DAY)
     return app_mentions(out_dir=tmp_path / "out", return_state=True, **params)
+
+
+def sample_top_queries() -> list[str]:
+    """The queries of the shipped sample's default top 10, in rank order (an oracle, not the flow)."""
+    top = (
+        pl.read_csv(SAMPLE_CATALOGUE, infer_schema=False)
+        .filter(pl.col("prime_genre").is_in(["Book", "Music"]))
+        .with_columns(pl.col("rating_count_tot", "id").cast(pl.Int64))
+        .sort(["rating_count_tot", "id"], descending=[True, False])
+        .head(10)
+    )
+    return [build_query(name) for name in top["track_name"]]
 
 
 def table(url: str, which) -> list[dict]:
@@ -106,12 +121,11 @@ def test_a_prefect_concurrency_limit_when_the_server_has_one(
 def test_a_503_is_retried_and_a_400_fails_only_its_app(
     x_env: FakeXApi, tmp_path: Path, sqlite_url: str
 ) -> None:
-    x_env.script("status", status=503)
-    x_env.script("status", status=400, after=4)
+    unavailable, invalid = sample_top_queries()[2:4]  # by query: request order is a race
+    x_env.script("status", status=503, query=unavailable)
+    x_env.script("status", status=400, query=invalid)
     state = run_flow(tmp_path)
     assert state.is_completed(), state.message
-    unavailable = next(r.query for r in x_env.requests if r.status == 503)
-    invalid = next(r.query for r in x_env.requests if r.status == 400)
     rows = {r["mention_query"]: r for r in table(sqlite_url, app_mentions_table)}
     assert len(rows) == 10
     assert rows[unavailable]["mention_status"] == "ok" and rows[unavailable]["x_requests"] == 2
