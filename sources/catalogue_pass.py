@@ -42,6 +42,7 @@ from transforms.validation import (
     exclude_rows,
     plan_validation,
     recheck_failed,
+    screen_catalogue,
     sort_rejects,
 )
 
@@ -116,7 +117,7 @@ class _Files:
     def under(cls, workdir: Path) -> _Files:
         return cls(
             notable=workdir / "notable.parquet",
-            keys=workdir / "keys.parquet",
+            keys=workdir / "keys.arrow",
             valid=workdir / "valid-rows.csv",
         )
 
@@ -188,20 +189,19 @@ def _step_one(
     engine buffers when branches run at different speeds (measured: 290 MB peak with two,
     500 MB with three at 7.2 million rows).
     """
-    plan = plan_validation(scan_catalogue(catalogue), exact=exact)
-    fast = {"compression": "lz4", "statistics": False, "lazy": True}
-    notable = plan.flagged.filter(pl.col(FAILED) | in_genres(genres)).select(
+    raw = scan_catalogue(catalogue)
+    rows = plan_validation(raw).flagged if exact else screen_catalogue(raw)
+    notable = rows.filter(pl.col(FAILED) | in_genres(genres)).select(
         ROW_NUMBER, FAILED, *REQUIRED_COLUMNS, *RAW_COLUMNS
     )
     sinks = [
-        notable.sink_parquet(files.notable, **fast),
-        plan.keys.sink_parquet(files.keys, **fast),
+        notable.sink_parquet(files.notable, compression="lz4", statistics=False, lazy=True),
+        rows.select(UNIQUE_COLUMNS).sink_ipc(files.keys, lazy=True),
     ]
     if version is not None:
+        valid = rows.filter(~pl.col(FAILED)).select(REQUIRED_COLUMNS)
         sinks.append(
-            _with_version(plan.checked, version).sink_csv(
-                files.valid, include_header=False, lazy=True
-            )
+            _with_version(valid, version).sink_csv(files.valid, include_header=False, lazy=True)
         )
     collect_catalogue(catalogue, *sinks)
 
@@ -217,12 +217,14 @@ def _step_two(
     notable = pl.scan_parquet(files.notable)
     failed = notable.filter(pl.col(FAILED))
     recheck = recheck_failed(failed)
+    # a key step 1 could not parse may parse exactly (a padded id): it still counts
+    unparsed = failed.filter(pl.any_horizontal(pl.col(c).is_null() for c in UNIQUE_COLUMNS))
     rescued, row_rejects, patch = pl.collect_all(
-        [recheck.checked, describe_failures(recheck.failed), exact_keys(failed)]
+        [recheck.checked, describe_failures(recheck.failed), exact_keys(unparsed)]
     )
-    keys = pl.read_parquet(files.keys)
+    keys = pl.read_ipc(files.keys)
     rows_read = keys.height
-    if patch.height:  # the keys of failing rows, parsed exactly: they count for uniqueness
+    if patch.height:
         index = patch.get_column(ROW_NUMBER) - 1
         keys = keys.with_columns(
             keys.get_column(name).scatter(index, patch.get_column(name)) for name in UNIQUE_COLUMNS

@@ -46,7 +46,11 @@ class Rule:
     column: str
     check: str
     fails: pl.Expr
-    row_wise: bool = True
+    kind: str = "check"  # "null", "dtype", "unique" or a pandera "check"
+
+    @property
+    def row_wise(self) -> bool:
+        return self.kind != "unique"
 
 
 class _ExpressionCapture:
@@ -70,11 +74,11 @@ def _rules(schema=CATALOGUE_SCHEMA) -> Iterator[Rule]:
     for name, column in schema.columns.items():
         raw, typed = pl.col(f"{name}__raw"), pl.col(name)
         dtype = column.dtype.type
-        yield Rule(name, "not_nullable", raw.is_null())
+        yield Rule(name, "not_nullable", raw.is_null(), "null")
         if dtype != pl.String:
-            yield Rule(name, f"dtype('{dtype}')", raw.is_not_null() & typed.is_null())
+            yield Rule(name, f"dtype('{dtype}')", raw.is_not_null() & typed.is_null(), "dtype")
         if column.unique:
-            yield Rule(name, UNIQUENESS, typed.is_not_null() & typed.is_duplicated(), False)
+            yield Rule(name, UNIQUENESS, typed.is_not_null() & typed.is_duplicated(), "unique")
         for check in column.checks:
             passes = _check_expression(name, check)
             # pandera ignores nulls in checks (ignore_na); nullability is its own rule above
@@ -116,6 +120,21 @@ def typed_catalogue(raw: pl.LazyFrame, *, exact: bool = True) -> pl.LazyFrame:
 
 
 FAILED = "_failed"
+
+
+def screen_catalogue(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Every row with its number, raw text, parsed values and `FAILED`, the cheap way.
+
+    Conservative: numbers are parsed as they stand (see `typed_catalogue`), and `FAILED` is
+    one expression, not a flag per rule: a value that is missing or does not parse is simply a
+    null after parsing, so "not nullable" and "dtype" fold into `is_null()`. A row it passes is
+    valid with the same values; a row it fails needs `recheck_failed` to say why, or whether
+    it passes after all.
+    """
+    columns = CATALOGUE_SCHEMA.columns
+    checks = [rule.fails for rule in ROW_RULES if rule.kind == "check"]
+    failed = pl.any_horizontal(*(pl.col(n).is_null() for n in columns), *checks)
+    return typed_catalogue(raw, exact=False).with_columns(failed.alias(FAILED))
 
 
 @dataclass(frozen=True)
@@ -166,14 +185,10 @@ class ValidationPlan:
         return exclude_rows(self.checked, self.duplicates).select(REQUIRED_COLUMNS)
 
 
-def plan_validation(raw: pl.LazyFrame, *, exact: bool = True) -> ValidationPlan:
-    """Flag every row of a raw catalogue against every row-wise rule (see `ValidationPlan`).
-
-    With `exact=False` (see `typed_catalogue`), `failed` is a superset of the failing rows:
-    pass it through `recheck_failed` before reporting it.
-    """
+def plan_validation(raw: pl.LazyFrame) -> ValidationPlan:
+    """Flag every row of a raw catalogue against every row-wise rule (see `ValidationPlan`)."""
     flagged = (
-        typed_catalogue(raw, exact=exact)
+        typed_catalogue(raw)
         .with_columns(rule.fails.alias(flag) for rule, flag in zip(ROW_RULES, FLAGS, strict=True))
         .with_columns(pl.any_horizontal(FLAGS).alias(FAILED))
     )
@@ -188,7 +203,7 @@ def _texts_of(failed: pl.LazyFrame) -> pl.LazyFrame:
 def recheck_failed(failed: pl.LazyFrame) -> ValidationPlan:
     """Validate, exactly, the `failed` rows of a plan (row-wise rules only: uniqueness is decided
     over the whole file, from the keys). Its `checked` rows passed after all."""
-    return plan_validation(_texts_of(failed), exact=True)
+    return plan_validation(_texts_of(failed))
 
 
 def exact_keys(failed: pl.LazyFrame) -> pl.LazyFrame:
