@@ -7,6 +7,7 @@ one-line message (no traceback); anything else is a bug and raises.
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,20 +22,16 @@ from prefect.states import Failed, State
 from flows.enrich import enrich_mentions
 from flows.settings import Settings, get_settings
 from sinks.artifacts import publish_artifacts
+from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import check_database, make_engine, record_run, replace_snapshot
 from sinks.files import output_rows, write_outputs
-from sources.catalogue import (
-    SAMPLE_CATALOGUE,
-    collect_catalogue,
-    file_sha256,
-    open_catalogue,
-    scan_catalogue,
-)
+from sources.catalogue import SAMPLE_CATALOGUE, file_sha256, open_catalogue
+from sources.catalogue_pass import ValidRows, read_catalogue
 from sources.x_api import STRATEGIES
 from transforms.errors import InputRejected
 from transforms.mentions import mention_totals
-from transforms.ranking import normalise_genres, rank_top_apps, selection_name
-from transforms.validation import check_reject_share, plan_validation
+from transforms.ranking import normalise_genres, selection_name
+from transforms.validation import check_reject_share
 
 DEFAULT_GENRES = ("Book", "Music")
 REJECTED = "Rejected"
@@ -50,6 +47,7 @@ class RankedCatalogue:
     rows_rejected: int
     top: pl.DataFrame
     rejects: pl.DataFrame
+    valid_rows: ValidRows | None = None
 
 
 @dataclass(frozen=True)
@@ -59,29 +57,54 @@ class Rejection:
     message: str
 
 
+@task(name="catalogue-version")
+def catalogue_version(csv_path: Path, settings: Settings) -> tuple[str | None, bool]:
+    """The file's sha256 and whether that catalogue version is already loaded (no sha256 for a
+    file that is no catalogue: validate-and-rank says why)."""
+    try:
+        sha256 = file_sha256(open_catalogue(csv_path).path)
+    except InputRejected:
+        return None, False
+    engine = make_engine(settings.database_url.get_secret_value())
+    try:
+        return sha256, catalogue_loaded(engine, sha256)
+    finally:
+        engine.dispose()
+
+
 @task(name="validate-and-rank")
 def validate_and_rank(
-    csv_path: Path, genres: tuple[str, ...], top_n: int, max_reject_share: float
+    csv_path: Path,
+    genres: tuple[str, ...],
+    top_n: int,
+    max_reject_share: float,
+    workdir: Path,
+    sha256: str | None = None,
+    keep_valid_rows: bool = False,
 ) -> RankedCatalogue | Rejection:
-    """Read, validate and rank in one pass over the file (the scan is shared, not repeated)."""
+    """Read, validate and rank in one streaming pass over the file; optionally keep the valid
+    rows (in `workdir`) for the catalogue load."""
     try:
         catalogue = open_catalogue(csv_path)
-        plan = plan_validation(scan_catalogue(catalogue))
-        top, rejects, counts = collect_catalogue(
-            catalogue, rank_top_apps(plan.valid, genres, top_n), plan.rejects, plan.counts
+        result = read_catalogue(
+            catalogue, genres, top_n, workdir, sha256=sha256, keep_valid_rows=keep_valid_rows
         )
-        rows_read = counts.item()
-        rows_rejected = check_reject_share(catalogue.path, rows_read, rejects, max_reject_share)
+        rows_rejected = check_reject_share(
+            catalogue.path, result.rows_read, result.rejects, max_reject_share
+        )
     except InputRejected as error:
         return Rejection(str(error))
-    get_run_logger().info("read %d rows from %s; %d rejected", rows_read, csv_path, rows_rejected)
+    get_run_logger().info(
+        "read %d rows from %s; %d rejected", result.rows_read, csv_path, rows_rejected
+    )
     return RankedCatalogue(
         source_path=str(csv_path),
-        source_sha256=file_sha256(catalogue.path),
-        rows_read=rows_read,
+        source_sha256=result.sha256,
+        rows_read=result.rows_read,
         rows_rejected=rows_rejected,
-        top=top,
-        rejects=rejects,
+        top=result.top,
+        rejects=result.rejects,
+        valid_rows=result.valid_rows,
     )
 
 
@@ -103,6 +126,32 @@ def record_failed_run(settings: Settings, run: dict[str, Any]) -> None:
         record_run(engine, run)
     finally:
         engine.dispose()
+
+
+@task(name="load-catalogue", retries=2, retry_delay_seconds=[2, 10])
+def load_catalogue_rows(
+    settings: Settings, source_path: str, rows: ValidRows, loaded_at: datetime
+) -> None:
+    """Bulk-load the valid rows as one catalogue version; a retry redoes the whole transaction."""
+    engine = make_engine(settings.database_url.get_secret_value())
+    try:
+        loaded = load_catalogue(
+            engine,
+            sha256=rows.sha256,
+            csv_path=rows.path,
+            columns=rows.columns,
+            rows=rows.rows,
+            source_path=source_path,
+            loaded_at=loaded_at,
+            exclude=rows.exclude,
+        )
+    finally:
+        engine.dispose()
+    logger = get_run_logger()
+    if loaded:
+        logger.info("loaded catalogue %s: %d rows", rows.sha256[:12], rows.rows)
+    else:
+        logger.info("catalogue %s was already loaded", rows.sha256[:12])
 
 
 @task(name="load-snapshot", retries=2, retry_delay_seconds=[2, 10])
@@ -157,8 +206,10 @@ def app_mentions(
     max_pages: int = 10,
     snapshot_date: date | None = None,
     out_dir: Path | None = None,
+    load_catalogue: bool = True,
 ) -> dict[str, Any] | State:
-    """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot."""
+    """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot
+    and (unless `load_catalogue` is false) the validated catalogue, once per file version."""
     settings = get_settings()
     if strategy not in STRATEGIES or max_pages < 1:
         return Failed(
@@ -170,9 +221,19 @@ def app_mentions(
     chosen = normalise_genres(genres or DEFAULT_GENRES)
     source = Path(csv_path) if csv_path else SAMPLE_CATALOGUE
     ensure_database(settings)
-    catalogue = validate_and_rank(source, chosen, top_n, settings.max_reject_share)
-    if isinstance(catalogue, Rejection):
-        return Failed(name=REJECTED, message=catalogue.message)
+    sha256, keep_valid_rows = None, False
+    if load_catalogue:
+        sha256, loaded = catalogue_version(source, settings)
+        keep_valid_rows = sha256 is not None and not loaded
+    with tempfile.TemporaryDirectory(prefix="appbuzz-") as workdir:
+        catalogue = validate_and_rank(
+            source, chosen, top_n, settings.max_reject_share, Path(workdir), sha256,
+            keep_valid_rows,
+        )  # fmt: skip
+        if isinstance(catalogue, Rejection):
+            return Failed(name=REJECTED, message=catalogue.message)
+        if catalogue.valid_rows is not None:
+            load_catalogue_rows(settings, catalogue.source_path, catalogue.valid_rows, started_at)
 
     snapshot = snapshot_date or default_snapshot_date()
     enriched = enrich_mentions(catalogue.top, settings, strategy, max_pages, snapshot)

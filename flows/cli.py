@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--snapshot-date", type=_iso_date, help="YYYY-MM-DD (default: today, UTC)")
     run.add_argument("--database-url", help="SQLAlchemy URL (default: APPBUZZ_DATABASE_URL)")
     run.add_argument("--out", type=Path, help="output folder (default: APPBUZZ_OUT_DIR or out)")
+    run.add_argument(
+        "--no-catalogue",
+        dest="load_catalogue",
+        action="store_false",
+        help="do not load the validated catalogue into the app_catalogue table",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
     serve = commands.add_parser("serve", help="serve the results over HTTP, read-only")
@@ -139,6 +145,7 @@ def run_command(args: argparse.Namespace) -> int:
         max_pages=args.max_pages,
         snapshot_date=args.snapshot_date,
         out_dir=args.out,
+        load_catalogue=args.load_catalogue,
         return_state=True,
     )
     if state.is_completed():

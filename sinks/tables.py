@@ -72,6 +72,34 @@ app_mentions = Table(
     Column("loaded_at", DateTime(timezone=True), nullable=False),
 )
 
+# The validated catalogue, one row per app and catalogue version (the file's sha256), so mentions
+# can be joined with the whole catalogue: app_mentions -> appbuzz_runs.source_sha256 + app_id.
+# Columns are the schema's (transforms.schema.Catalogue); an unchanged file is loaded once.
+app_catalogue = Table(
+    "app_catalogue",
+    metadata,
+    Column("catalogue_sha256", String(64), primary_key=True),
+    Column("id", BigInteger, primary_key=True),
+    Column("track_name", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("price", Double, nullable=False),
+    Column("rating_count_tot", BigInteger, nullable=False),
+    Column("user_rating", Double, nullable=False),
+    Column("prime_genre", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One row per catalogue version loaded: claimed first in the load's transaction, so two runs on
+# the same file never load it twice, and a reader can list what versions exist.
+app_catalogue_versions = Table(
+    "app_catalogue_versions",
+    metadata,
+    Column("catalogue_sha256", String(64), primary_key=True),
+    Column("source_path", Text, nullable=False),
+    Column("rows_loaded", BigInteger, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+)
+
 _newest = (
     select(app_mentions.c.selection, func.max(app_mentions.c.snapshot_date).label("snapshot_date"))
     .group_by(app_mentions.c.selection)

@@ -27,10 +27,15 @@ def selection_name(genres: Sequence[str], top_n: int) -> str:
     return f"{'+'.join(normalise_genres(genres))}/top{top_n}"
 
 
+def in_genres(genres: Sequence[str]) -> pl.Expr:
+    """True on the rows of the chosen genres: the only rows a ranking ever looks at."""
+    return pl.col("prime_genre").is_in(normalise_genres(genres))
+
+
 def rank_top_apps(valid: pl.LazyFrame, genres: Sequence[str], top_n: int) -> pl.LazyFrame:
     """Top `top_n` of `genres` by `rating_count_tot` descending; ties go to the smaller `id`."""
     return (
-        valid.filter(pl.col("prime_genre").is_in(normalise_genres(genres)))
+        valid.filter(in_genres(genres))
         .top_k(top_n, by=["rating_count_tot", "id"], reverse=[False, True])
         .sort(["rating_count_tot", "id"], descending=[True, False])
         .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32))

@@ -1,0 +1,39 @@
+"""`appbuzz run` loads the validated catalogue once per file version; `--no-catalogue` skips it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from sinks.tables import app_catalogue, app_catalogue_versions
+
+REAL_SHA256 = "3a07dd7d11ac7b1918add126a286adf3a186452bb46c182ad5315bace346ee86"
+
+
+def catalogue_counts(url: str) -> tuple[int, list[tuple[str, int]]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.scalar(select(func.count()).select_from(app_catalogue))
+        versions = connection.execute(
+            select(app_catalogue_versions.c.catalogue_sha256, app_catalogue_versions.c.rows_loaded)
+        ).all()
+    engine.dispose()
+    return rows, [tuple(v) for v in versions]
+
+
+def test_run_loads_the_catalogue_once(run_cli, real_csv: Path, database_url: str) -> None:
+    args = ("run", "--csv", str(real_csv), "--database-url", database_url, "--out", "out")
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert catalogue_counts(database_url) == (7197, [(REAL_SHA256, 7197)])
+    second = run_cli(*args, "--snapshot-date", "2026-01-01")
+    assert second.returncode == 0, second.stderr
+    assert catalogue_counts(database_url) == (7197, [(REAL_SHA256, 7197)])
+
+
+def test_no_catalogue_skips_the_load(run_cli, real_csv: Path, sqlite_url: str) -> None:
+    result = run_cli("run", "--csv", str(real_csv), "--database-url", sqlite_url,
+                     "--out", "out", "--no-catalogue")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert catalogue_counts(sqlite_url) == (0, [])

@@ -1,0 +1,100 @@
+"""The catalogue table: loaded once per version, COPY on PostgreSQL, batched inserts on SQLite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from sinks.catalogue import catalogue_loaded, load_catalogue
+from sinks.database import check_database, make_engine
+from sinks.tables import app_catalogue, app_catalogue_versions
+from sources.catalogue import open_catalogue
+from sources.catalogue_pass import read_catalogue
+
+SHA = "a" * 64
+
+
+@pytest.fixture
+def valid_rows(real_csv: Path, tmp_path: Path):
+    result = read_catalogue(
+        open_catalogue(real_csv), ("Book",), 1, tmp_path, sha256=SHA, keep_valid_rows=True
+    )
+    return result.valid_rows
+
+
+def load(engine, rows, **overrides) -> bool:
+    arguments = dict(
+        sha256=rows.sha256, csv_path=rows.path, columns=rows.columns, rows=rows.rows,
+        source_path="AppleStore.csv", loaded_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        exclude=rows.exclude,
+    )  # fmt: skip
+    return load_catalogue(engine, **{**arguments, **overrides})
+
+
+def test_catalogue_is_loaded_once_per_version(database_url: str, valid_rows) -> None:
+    engine = make_engine(database_url)
+    check_database(engine)
+    assert not catalogue_loaded(engine, SHA)
+    assert load(engine, valid_rows) is True
+    assert catalogue_loaded(engine, SHA)
+    assert load(engine, valid_rows) is False  # unchanged file: nothing loaded twice
+    with engine.connect() as connection:
+        count = connection.scalar(select(func.count()).select_from(app_catalogue))
+        versions = connection.execute(select(app_catalogue_versions)).mappings().all()
+        pandora = (
+            connection.execute(select(app_catalogue).where(app_catalogue.c.id == 284035177))
+            .mappings()
+            .one()
+        )
+    engine.dispose()
+    assert count == 7197 == valid_rows.rows
+    assert [(v["catalogue_sha256"], v["rows_loaded"]) for v in versions] == [(SHA, 7197)]
+    assert pandora["track_name"] == "Pandora - Music & Radio"
+    assert pandora["rating_count_tot"] == 1126879 and pandora["catalogue_sha256"] == SHA
+    assert isinstance(pandora["price"], float) and pandora["prime_genre"] == "Music"
+    assert pandora["loaded_at"] is not None
+
+
+def test_excluded_ids_are_skipped_and_versions_coexist(database_url: str, valid_rows) -> None:
+    engine = make_engine(database_url)
+    check_database(engine)
+    assert load(engine, valid_rows)
+    other = "b" * 64
+    # the same rows as another version, minus two ids validation rejected after the fact
+    rewritten = valid_rows.path.with_name("other.csv")
+    rewritten.write_text(valid_rows.path.read_text(encoding="utf-8").replace(SHA, other))
+    assert load(engine, valid_rows, sha256=other, csv_path=rewritten,
+                exclude={"id": [284035177, 281656475]})  # fmt: skip
+    with engine.connect() as connection:
+        counts = dict(
+            connection.execute(
+                select(app_catalogue.c.catalogue_sha256, func.count()).group_by(
+                    app_catalogue.c.catalogue_sha256
+                )
+            ).all()
+        )
+        missing = connection.scalar(
+            select(func.count())
+            .select_from(app_catalogue)
+            .where(app_catalogue.c.catalogue_sha256 == other, app_catalogue.c.id == 284035177)
+        )
+    engine.dispose()
+    assert counts == {SHA: 7197, other: 7195}
+    assert missing == 0
+
+
+def test_a_failed_load_leaves_nothing(database_url: str, valid_rows, tmp_path: Path) -> None:
+    engine = make_engine(database_url)
+    check_database(engine)
+    broken = tmp_path / "broken.csv"
+    lines = valid_rows.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    broken.write_text("".join(lines[:100]) + "not,a,valid,row\n", encoding="utf-8")
+    with pytest.raises(Exception):  # noqa: B017 - the driver's error differs per backend
+        load(engine, valid_rows, csv_path=broken)
+    assert not catalogue_loaded(engine, SHA)
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(app_catalogue)) == 0
+    engine.dispose()
