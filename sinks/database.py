@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,13 @@ def make_engine(url: str) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as error:
+        # a new file that another connection is writing: switching needs it alone, and SQLite
+        # does not wait for that. WAL is a property of the file: the next connection sets it.
+        if "locked" not in str(error):
+            raise
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
