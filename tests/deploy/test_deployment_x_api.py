@@ -155,7 +155,9 @@ def test_two_runs_on_two_workers_share_one_limit(
     real_csv,
     tmp_path,
 ) -> None:
-    fake_x_api.latency = 1.0
+    # slow replies keep each run counting for 12 s or more, longer than the skew between two
+    # flow-run starts on a loaded machine, so the runs do overlap and share the limit
+    fake_x_api.latency = 3.0
     shell = deployed.shell.with_env(CATALOGUE=str(real_csv))
     # both runs wait in the pool before the workers start, so they start together
     run_ids = []
