@@ -26,31 +26,39 @@ from bench.services import QUIET_PREFECT, prefect_server
 REPO = Path(__file__).resolve().parent.parent
 
 
-def drive(csv: str, database_url: str, out: str) -> None:
-    """Run appbuzz in this process and print the stamps as one JSON line on stdout."""
+def drive(what: str, csv: str, database_url: str, out: str) -> None:
+    """Run appbuzz (or the minimal flow) in this process; print the stamps as one JSON line."""
     stamps = {"driver start": time.time()}
     import prefect  # noqa: F401
 
     stamps["prefect imported"] = time.time()
-    import flows.app_mentions  # noqa: F401  (Polars, pandera, SQLAlchemy, psycopg, the flow)
-    from flows import cli
+    if what == "minimal":
+        from bench.minimal_flow import minimal
 
-    stamps["appbuzz imported"] = time.time()
-    status = cli.main(["run", "--csv", csv, "--database-url", database_url, "--out", out])
+        stamps["appbuzz imported"] = time.time()
+        status = 0 if minimal() == 1 else 1
+        flow_name = "bench-minimal"
+    else:
+        import flows.app_mentions  # noqa: F401  (Polars, pandera, SQLAlchemy, the flow)
+        from flows import cli
+
+        stamps["appbuzz imported"] = time.time()
+        status = cli.main(["run", "--csv", csv, "--database-url", database_url, "--out", out])
+        flow_name = "app-mentions"
     stamps["appbuzz run returned"] = time.time()
-    flow_run, task_runs = _latest_run()
+    flow_run, task_runs = _latest_run(flow_name)
     stamps["driver end"] = time.time()
     print(json.dumps({"status": status, "stamps": stamps, "flow": flow_run, "tasks": task_runs}))
 
 
-def _latest_run() -> tuple[dict, list[dict]]:
+def _latest_run(flow_name: str) -> tuple[dict, list[dict]]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter
     from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
         (run,) = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["app-mentions"])),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
             sort=FlowRunSort.START_TIME_DESC,
             limit=1,
         )
@@ -96,15 +104,17 @@ def run(quick: bool = False) -> bool:
     with tempfile.TemporaryDirectory(prefix="appbuzz-overhead-") as tmp, prefect_server() as server:
         work = Path(tmp)
         (work / "home").mkdir()
+        server_env = {**base, "PREFECT_API_URL": server.api_url,
+                      "PREFECT_HOME": str(server.home)}  # fmt: skip
         modes = {
-            "server": {**base, "PREFECT_API_URL": server.api_url,
-                       "PREFECT_HOME": str(server.home)},
-            "temporary server": {**base, "PREFECT_HOME": str(work / "home")},
-        }  # fmt: skip
+            "appbuzz, server": ("appbuzz", server_env),
+            "minimal flow, server": ("minimal", server_env),
+            "appbuzz, temporary server": ("appbuzz", {**base, "PREFECT_HOME": str(work / "home")}),
+        }
         for i in range(repeat + 1):  # the first round warms caches and is not counted
-            for mode, env in modes.items():
-                database = f"sqlite:///{work / f'{mode}-{i}.db'}"
-                command = [sys.executable, "-m", "bench.overhead", "drive", str(REAL_CSV),
+            for mode, (what, env) in modes.items():
+                database = f"sqlite:///{work / f'{i}-{len(table)}.db'}"
+                command = [sys.executable, "-m", "bench.overhead", "drive", what, str(REAL_CSV),
                            database, str(work / "out")]  # fmt: skip
                 spawned = time.time()
                 done = run_measured(command, env=env, cwd=work)
@@ -120,15 +130,19 @@ def run(quick: bool = False) -> bool:
                     table.setdefault(phase, {}).setdefault(mode, []).append(seconds)
     print(f"where a small appbuzz run's time goes (real file, no token, SQLite; median of "
           f"{repeat}), seconds")  # fmt: skip
-    print(f"{'phase':<52}{'server':>10}{'temporary server':>18}")
-    for phase, by_mode in table.items():
-        cells = [statistics.median(by_mode.get(m, [float("nan")])) for m in modes]
-        print(f"{phase:<52}{cells[0]:>10.2f}{cells[1]:>18.2f}")
+    print(f"{'phase':<52}" + "".join(f"{mode:>28}" for mode in modes))
+    first = ["interpreter start", "import prefect"]
+    last = ["flow engine around tasks", "after the flow (state, summary)",
+            "exit (log flush, shutdown)", "total (whole process)"]  # fmt: skip
+    order = {p: i for i, p in enumerate(first)} | {p: 100 + i for i, p in enumerate(last)}
+    for phase, by_mode in sorted(table.items(), key=lambda item: order.get(item[0], 50)):
+        cells = [f"{statistics.median(by_mode[m]):.2f}" if m in by_mode else "-" for m in modes]
+        print(f"{phase:<52}" + "".join(f"{cell:>28}" for cell in cells))
     return True
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["drive"]:
-        drive(*sys.argv[2:5])
+        drive(*sys.argv[2:6])
     else:
         sys.exit(0 if run(quick="--quick" in sys.argv) else 1)
