@@ -22,7 +22,7 @@ MODULES: tuple[str, ...] = ("bench.pipeline", "bench.overhead", "bench.x_api")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="small inputs, one run per case: a check that takes about a minute")  # fmt: skip
+                        help="x1 and x100, one run per case: an indicative check in about two minutes")  # fmt: skip
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only these benchmarks (e.g. pipeline, x_api); repeatable")  # fmt: skip
     args = parser.parse_args(argv)

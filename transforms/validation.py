@@ -9,11 +9,13 @@ valid row is, and a check this module cannot compile fails loudly at import time
 going unenforced.
 
 Two kinds of rule. Row-wise rules (types, nullability, ranges, patterns) judge each row alone, so
-they stream: `ValidationPlan.checked` and `.failed` split the rows as they pass. Uniqueness needs
-every row at once; it is decided afterwards from `.keys`, just the unique column in file order
-(8 bytes a row), by `duplicate_rejects`. `ValidationPlan.valid` and `.rejects` put the two
-together lazily, for small inputs; `sources.catalogue_pass` does the same at scale in one
-streaming pass plus a small second step.
+they stream: `plan_validation` flags every row against every rule (the exact reference), and
+`screen_catalogue` is its cheap conservative form for large files, whose failures
+`recheck_failed` settles exactly. Uniqueness needs every row at once; it is decided afterwards
+from the keys, just the unique column in file order (8 bytes a row), by `duplicate_rejects`.
+`ValidationPlan.valid` and `.rejects` put it all together lazily, for small inputs;
+`sources.catalogue_pass` does the same at scale in one streaming pass plus a small second step,
+and its tests check that both give the same answer.
 """
 
 from __future__ import annotations
