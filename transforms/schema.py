@@ -16,19 +16,21 @@ class Catalogue(pa.DataFrameModel):
     """
 
     id: int = pa.Field(gt=0, unique=True, nullable=False)
-    # not blank, not a megabyte, and no control characters but tab and line breaks: PostgreSQL
-    # text cannot hold a NUL byte, and an escape sequence is no part of an app's name
+    # Text is checked with surrounding whitespace stripped (transforms.validation), so "not
+    # blank" is a length of at least 1: as strict as a \S pattern, and a length costs a
+    # fraction of a regex at millions of rows. Not a megabyte either, and no control characters
+    # but tab and line breaks: PostgreSQL text cannot hold a NUL byte, and an escape sequence
+    # is no part of an app's name.
     track_name: str = pa.Field(
-        str_matches=r"\S",
+        str_length={"min_value": 1, "max_value": 1000},
         str_contains=NO_CONTROL_CHARACTERS,
-        str_length={"max_value": 1000},
         nullable=False,
     )
     size_bytes: int = pa.Field(ge=0, nullable=False)
     price: float = pa.Field(ge=0, nullable=False)
     rating_count_tot: int = pa.Field(ge=0, nullable=False)
     user_rating: float = pa.Field(in_range={"min_value": 0, "max_value": 5}, nullable=False)
-    prime_genre: str = pa.Field(str_matches=r"\S", nullable=False)
+    prime_genre: str = pa.Field(str_length={"min_value": 1}, nullable=False)
 
     class Config:
         strict = False

@@ -36,7 +36,7 @@ TRICKY = [
     [" 103 ", "Gamma Tunes", "3000", "0", "800", "3.5", "Music"],  # padded id: valid
     ["104", "Delta", "about 1 MB", "0", "700", "4", "Music"],  # dtype
     ["105", "Epsilon", "4000", "-1", "600", "4", "Book"],  # ge(0)
-    ["106", "  ", "5000", "0", "100", "4", "Music"],  # str_matches
+    ["106", "  ", "5000", "0", "100", "4", "Music"],  # blank: str_length
     ["107", "Zeta", "6000", "0", "10000", "9", "Book"],  # in_range
     ["108", "Eta", "7000", "0", "", "4", "Music"],  # rating missing
     [" 109", "Theta", "8000", "0", "x", "4", "Book"],  # padded id on a failing row ...
