@@ -25,8 +25,9 @@ from sinks.artifacts import publish_artifacts
 from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import check_database, make_engine, record_run, replace_snapshot
 from sinks.files import output_rows, write_outputs
-from sources.catalogue import SAMPLE_CATALOGUE, file_sha256, open_catalogue
+from sources.catalogue import SAMPLE_CATALOGUE, open_catalogue
 from sources.catalogue_pass import ValidRows, read_catalogue
+from sources.content_hash import file_sha256, prefetch_sha256
 from sources.x_api import STRATEGIES
 from transforms.errors import InputRejected
 from transforms.mentions import mention_totals
@@ -220,6 +221,7 @@ def app_mentions(
     started_at = datetime.now(UTC)
     chosen = normalise_genres(genres or DEFAULT_GENRES)
     source = Path(csv_path) if csv_path else SAMPLE_CATALOGUE
+    prefetch_sha256(source)  # the catalogue's version, hashed while the database is checked
     ensure_database(settings)
     sha256, keep_valid_rows = None, False
     if load_catalogue:

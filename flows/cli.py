@@ -105,6 +105,10 @@ def _fail(status: int, message: str) -> int:
 def run_command(args: argparse.Namespace) -> int:
     if args.database_url:
         os.environ["APPBUZZ_DATABASE_URL"] = args.database_url
+    if args.csv is not None:
+        from sources.content_hash import prefetch_sha256
+
+        prefetch_sha256(args.csv)  # on the idle core, while Prefect and Polars are imported
 
     from pydantic import ValidationError
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,20 +147,8 @@ def first_malformed_line(path: Path, separator: str) -> tuple[int, str] | None:
     return None
 
 
-def file_sha256(path: Path) -> str:
-    """The catalogue's version: its content hash, read into one reused 1 MiB buffer."""
-    digest = hashlib.sha256()
-    buffer = bytearray(1 << 20)
-    view = memoryview(buffer)
-    with path.open("rb", buffering=0) as handle:
-        while size := handle.readinto(buffer):
-            digest.update(view[:size])
-    return digest.hexdigest()
-
-
 __all__ = [
     "CatalogueFile",
-    "file_sha256",
     "first_invalid_utf8_line",
     "first_malformed_line",
     "open_catalogue",

@@ -21,14 +21,14 @@ Nothing leaves the work folder; the caller deletes it (the valid-rows CSV lives 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from sources.catalogue import CatalogueFile, collect_catalogue, file_sha256, scan_catalogue
+from sources.catalogue import CatalogueFile, collect_catalogue, scan_catalogue
+from sources.content_hash import file_sha256, prefetch_sha256
 from transforms.ranking import in_genres, rank_top_apps
 from transforms.schema import CATALOGUE_SCHEMA, REQUIRED_COLUMNS
 from transforms.validation import (
@@ -86,29 +86,6 @@ class CataloguePass:
     valid_rows: ValidRows | None
 
 
-class _Sha256Thread(threading.Thread):
-    """The file's sha256, computed while Polars parses it (hashlib releases the GIL)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="catalogue-sha256", daemon=True)
-        self.path = path
-        self.digest: str | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.digest = file_sha256(self.path)
-        except BaseException as error:  # re-raised in the caller's thread by result()
-            self.error = error
-
-    def result(self) -> str:
-        self.join()
-        if self.error is not None:
-            raise self.error
-        assert self.digest is not None
-        return self.digest
-
-
 @dataclass(frozen=True)
 class _Files:
     notable: Path  # the rows step 2 looks at: failing ones and those of the chosen genres
@@ -136,11 +113,10 @@ def read_catalogue(
 ) -> CataloguePass:
     """Validate and rank `catalogue`; with `keep_valid_rows`, also keep its valid rows in
     `workdir` for the database (they carry the version, so this needs `sha256`). Without
-    `sha256`, the hash is computed alongside the parse."""
+    `sha256`, the hash is computed alongside (or taken from `prefetch_sha256`)."""
     if keep_valid_rows and sha256 is None:
         raise ValueError("keep_valid_rows needs the catalogue's sha256: every row carries it")
     os.environ.setdefault("POLARS_CSV_CHUNK_SIZE", CSV_CHUNK_BYTES)
-    hasher = None
     workdir.mkdir(parents=True, exist_ok=True)
     files = _Files.under(workdir)
     try:
@@ -149,11 +125,10 @@ def read_catalogue(
         if _failed_rows(files) > recheck_limit:
             _step_one(catalogue, genres, files, version, exact=True)
         if sha256 is None:
-            # now, not during step 1: step 1 keeps both cores busy, step 2 mostly one
-            hasher = _Sha256Thread(catalogue.path)
-            hasher.start()
+            # if nobody started it earlier, now: step 1 keeps both cores busy, step 2 one
+            prefetch_sha256(catalogue.path)
         rows_read, top, rejects, rescued, excluded = _step_two(files, genres, top_n)
-        digest = hasher.result() if hasher else sha256
+        digest = sha256 or file_sha256(catalogue.path)
     finally:
         for path in (files.notable, files.keys):
             path.unlink(missing_ok=True)
