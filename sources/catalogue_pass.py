@@ -41,6 +41,7 @@ from transforms.validation import (
     duplicate_rejects,
     exact_keys,
     exclude_rows,
+    key_columns,
     plan_validation,
     recheck_failed,
     screen_catalogue,
@@ -174,7 +175,7 @@ def _step_one(
     )
     sinks = [
         notable.sink_parquet(files.notable, compression="lz4", statistics=False, lazy=True),
-        rows.select(UNIQUE_COLUMNS).sink_ipc(files.keys, lazy=True),
+        key_columns(raw, exact=exact).sink_ipc(files.keys, lazy=True),
     ]
     if version is not None:
         valid = rows.filter(~pl.col(FAILED)).select(REQUIRED_COLUMNS)

@@ -108,17 +108,33 @@ def typed_catalogue(raw: pl.LazyFrame, *, exact: bool = True) -> pl.LazyFrame:
     columns = CATALOGUE_SCHEMA.columns
     if ROW_NUMBER not in raw.collect_schema():
         raw = raw.with_row_index(ROW_NUMBER, offset=1)
-
-    def text(name: str, dtype: type) -> pl.Expr:
-        column = pl.col(name)
-        return column if not exact and dtype != pl.String else column.str.strip_chars()
-
     return raw.select(
         pl.col(ROW_NUMBER).cast(pl.Int64),
-        *(text(n, c.dtype.type).alias(f"{n}__raw") for n, c in columns.items()),
-    ).with_columns(
-        pl.col(f"{n}__raw").cast(c.dtype.type, strict=False).alias(n) for n, c in columns.items()
-    )
+        *(_text(n, exact).alias(f"{n}__raw") for n in columns),
+    ).with_columns(_parsed(pl.col(f"{n}__raw"), n).alias(n) for n in columns)
+
+
+def _text(name: str, exact: bool) -> pl.Expr:
+    """A column's text as validation sees it (see `typed_catalogue`)."""
+    column = pl.col(name)
+    if not exact and CATALOGUE_SCHEMA.columns[name].dtype.type != pl.String:
+        return column
+    return column.str.strip_chars()
+
+
+def _parsed(text: pl.Expr, name: str) -> pl.Expr:
+    return text.cast(CATALOGUE_SCHEMA.columns[name].dtype.type, strict=False)
+
+
+def key_columns(raw: pl.LazyFrame, *, exact: bool = True) -> pl.LazyFrame:
+    """The unique columns of every row of a raw catalogue, in file order, parsed as
+    `typed_catalogue` parses them: what `duplicate_rejects` needs.
+
+    Straight from the scan, not from the validated rows: in one streaming query, a branch off
+    the scan costs less than a branch off the validated rows (measured at 7.2 million rows:
+    +0.1 s against +0.3 s).
+    """
+    return raw.select(_parsed(_text(n, exact), n).alias(n) for n in UNIQUE_COLUMNS)
 
 
 FAILED = "_failed"
