@@ -7,6 +7,12 @@ into: before the flow starts (CLI checks, database, and in the temporary-server 
 start), each task, the flow engine between tasks, and after the flow. The parent measures the
 whole process, so interpreter start and exit are what is left. This prints a table; it checks no
 target (target 3 lives in bench.pipeline).
+
+The full run adds a second table: `appbuzz run --no-catalogue` on the x1 and x1000 inputs, phase
+by phase, and their difference (the whole-process difference is what target 1 uses). The
+validate-and-rank task grows by more than the whole process does: Prefect's fixed end-of-run
+work (sending events and logs, ~0.5 s) runs in its background threads during a long task,
+taking CPU from it, instead of after the flow, where a short run waits for it.
 """
 
 from __future__ import annotations
@@ -17,17 +23,19 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import run_measured
-from bench.scaled import REAL_CSV
+from bench.scaled import REAL_CSV, build_scaled
 from bench.services import QUIET_PREFECT, prefect_server
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def drive(what: str, csv: str, database_url: str, out: str) -> None:
-    """Run appbuzz (or the minimal flow) in this process; print the stamps as one JSON line."""
+def drive(what: str, csv: str, database_url: str, out: str, *extra: str) -> None:
+    """Run appbuzz (or the minimal flow) in this process; print the stamps as one JSON line.
+    `extra` are more `appbuzz run` arguments."""
     stamps = {"driver start": time.time()}
     import prefect  # noqa: F401
 
@@ -43,7 +51,9 @@ def drive(what: str, csv: str, database_url: str, out: str) -> None:
         from flows import cli
 
         stamps["appbuzz imported"] = time.time()
-        status = cli.main(["run", "--csv", csv, "--database-url", database_url, "--out", out])
+        status = cli.main(
+            ["run", "--csv", csv, "--database-url", database_url, "--out", out, *extra]
+        )
         flow_name = "app-mentions"
     stamps["appbuzz run returned"] = time.time()
     flow_run, task_runs = _latest_run(flow_name)
@@ -94,57 +104,93 @@ def _phases(spawned: float, wall: float, report: dict) -> dict[str, float]:
     return phases
 
 
+@dataclass(frozen=True)
+class Mode:
+    what: str  # "appbuzz" or "minimal"
+    env: dict[str, str]
+    csv: Path = REAL_CSV
+    extra: tuple[str, ...] = ()
+
+
 def run(quick: bool = False) -> bool:
     repeat = 1 if quick else 3
     keep = {k: v for k, v in os.environ.items()
             if not k.startswith(("APPBUZZ_", "X_", "TWITTER_", "PREFECT_"))}  # fmt: skip
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     base = {**keep, **QUIET_PREFECT, "PYTHONPATH": pythonpath}
-    table: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="appbuzz-overhead-") as tmp, prefect_server() as server:
         work = Path(tmp)
         (work / "home").mkdir()
         server_env = {**base, "PREFECT_API_URL": server.api_url,
                       "PREFECT_HOME": str(server.home)}  # fmt: skip
         modes = {
-            "appbuzz, server": ("appbuzz", server_env),
-            "minimal flow, server": ("minimal", server_env),
+            "appbuzz, server": Mode("appbuzz", server_env),
+            "minimal flow, server": Mode("minimal", server_env),
         }
         if not quick:  # a temporary server takes 10-20 s to start on this kind of machine
-            modes["appbuzz, temporary server"] = ("appbuzz", {**base,
-                                                               "PREFECT_HOME": str(work / "home")})  # fmt: skip
-        for i in range(repeat + 1):  # the first round warms caches and is not counted
-            for mode, (what, env) in modes.items():
-                database = f"sqlite:///{work / f'{i}-{len(table)}.db'}"
-                command = [sys.executable, "-m", "bench.overhead", "drive", what, str(REAL_CSV),
-                           database, str(work / "out")]  # fmt: skip
-                spawned = time.time()
-                done = run_measured(command, env=env, cwd=work)
-                if done.returncode:
-                    print(f"  {mode}: the run failed\n{done.stderr[-2000:]}")
-                    return False
-                if i == 0:
-                    continue
-                report = json.loads(done.stdout.strip().splitlines()[-1])
-                phases = _phases(spawned, done.wall_s, report)
-                phases["total (whole process)"] = done.wall_s
-                for phase, seconds in phases.items():
-                    table.setdefault(phase, {}).setdefault(mode, []).append(seconds)
-    print(f"where a small appbuzz run's time goes (real file, no token, SQLite; median of "
-          f"{repeat}), seconds")  # fmt: skip
-    print(f"{'phase':<52}" + "".join(f"{mode:>28}" for mode in modes))
+            modes["appbuzz, temporary server"] = Mode("appbuzz", {**base,
+                                                                  "PREFECT_HOME": str(work / "home")})  # fmt: skip
+        table = _measure(modes, repeat, work)
+        if table is None:
+            return False
+        _print(f"where a small appbuzz run's time goes (real file, no token, SQLite; median of "
+               f"{repeat}), seconds", table, list(modes))  # fmt: skip
+        if quick:
+            return True
+        scales = {s: build_scaled(work, s).path for s in (1, 1000)}
+        data = {f"--no-catalogue, x{s}": Mode("appbuzz", server_env, path, ("--no-catalogue",))
+                for s, path in scales.items()}  # fmt: skip
+        table = _measure(data, repeat, work)
+        if table is None:
+            return False
+        for by_mode in table.values():
+            x1, x1000 = (statistics.median(by_mode.get(m, [0.0])) for m in data)
+            by_mode["x1000 - x1"] = [x1000 - x1]
+        print()
+        _print(f"where the data stage's time goes (appbuzz run --no-catalogue, server, SQLite; "
+               f"median of {repeat}), seconds", table, [*data, "x1000 - x1"])  # fmt: skip
+    return True
+
+
+def _measure(
+    modes: dict[str, Mode], repeat: int, work: Path
+) -> dict[str, dict[str, list[float]]] | None:
+    """Seconds per phase per mode, `repeat` runs each after one uncounted warm-up round."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for i in range(repeat + 1):
+        for name, mode in modes.items():
+            database = f"sqlite:///{work / f'{i}-{len(table)}-{os.urandom(4).hex()}.db'}"
+            command = [sys.executable, "-m", "bench.overhead", "drive", mode.what, str(mode.csv),
+                       database, str(work / "out"), *mode.extra]  # fmt: skip
+            spawned = time.time()
+            done = run_measured(command, env=mode.env, cwd=work)
+            if done.returncode:
+                print(f"  {name}: the run failed\n{done.stderr[-2000:]}")
+                return None
+            if i == 0:
+                continue
+            report = json.loads(done.stdout.strip().splitlines()[-1])
+            phases = _phases(spawned, done.wall_s, report)
+            phases["total (whole process)"] = done.wall_s
+            for phase, seconds in phases.items():
+                table.setdefault(phase, {}).setdefault(name, []).append(seconds)
+    return table
+
+
+def _print(title: str, table: dict[str, dict[str, list[float]]], columns: list[str]) -> None:
+    print(title)
+    print(f"{'phase':<52}" + "".join(f"{column:>28}" for column in columns))
     first = ["interpreter start", "import prefect"]
     last = ["flow engine around tasks", "after the flow (state, summary)",
             "exit (log flush, shutdown)", "total (whole process)"]  # fmt: skip
     order = {p: i for i, p in enumerate(first)} | {p: 100 + i for i, p in enumerate(last)}
     for phase, by_mode in sorted(table.items(), key=lambda item: order.get(item[0], 50)):
-        cells = [f"{statistics.median(by_mode[m]):.2f}" if m in by_mode else "-" for m in modes]
+        cells = [f"{statistics.median(by_mode[c]):.2f}" if c in by_mode else "-" for c in columns]
         print(f"{phase:<52}" + "".join(f"{cell:>28}" for cell in cells))
-    return True
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["drive"]:
-        drive(*sys.argv[2:6])
+        drive(*sys.argv[2:])
     else:
         sys.exit(0 if run(quick="--quick" in sys.argv) else 1)
