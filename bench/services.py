@@ -38,7 +38,8 @@ QUIET_PREFECT = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -49,12 +50,17 @@ class PrefectServer:
     api_url: str
     home: Path
 
+    def env(self) -> dict[str, str]:
+        """What a client process needs to use this server instead of starting its own."""
+        return {"PREFECT_API_URL": self.api_url, "PREFECT_HOME": str(self.home)}
+
 
 @contextmanager
 def prefect_server() -> Iterator[PrefectServer]:
-    """A `prefect server start` on a free loopback port with a PREFECT_HOME of its own."""
+    """A `prefect server start` on a free loopback port with a PREFECT_HOME of its own (the
+    benchmarks' and the test suite's); stopped, and its home removed, on exit."""
     home = Path(tempfile.mkdtemp(prefix="appbuzz-bench-prefect-"))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **QUIET_PREFECT, "PREFECT_HOME": str(home), "PREFECT_API_URL": ""}
     log = (home / "server.log").open("wb")
     server = subprocess.Popen(
@@ -72,7 +78,8 @@ def prefect_server() -> Iterator[PrefectServer]:
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not start; see {home / 'server.log'}")
+                tail = (home / "server.log").read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"prefect server did not start:\n{tail}")
             time.sleep(0.5)
         yield PrefectServer(api_url=api_url, home=home)
     finally:

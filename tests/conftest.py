@@ -8,20 +8,18 @@ the server is away the PostgreSQL tests skip on a laptop and fail in CI (CI=true
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
+
+from bench.services import PrefectServer
+from bench.services import prefect_server as start_prefect_server
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_CSV = ROOT.parent / "shared" / "data" / "AppleStore.csv"
@@ -29,12 +27,6 @@ POSTGRES_URL = os.environ.get(
     "APPBUZZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -100,15 +92,6 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
-@dataclass(frozen=True)
-class PrefectServer:
-    api_url: str
-    home: Path
-
-    def env(self) -> dict[str, str]:
-        return {"PREFECT_API_URL": self.api_url, "PREFECT_HOME": str(self.home)}
-
-
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[PrefectServer]:
     """A real `prefect server start` on a loopback port with its own PREFECT_HOME.
@@ -116,45 +99,8 @@ def prefect_server() -> Iterator[PrefectServer]:
     CLI subprocesses pointed at it skip starting a temporary server each, which keeps the suite
     fast; the server and everything it started are stopped at the end of the session.
     """
-    home = Path(tempfile.mkdtemp(prefix="appbuzz-prefect-"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_API_URL": "",
-    }
-    log = (home / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port), "--no-ui"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    api_url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"prefect server did not start: {(home / 'server.log').read_text()}"
-                )
-            time.sleep(0.5)
-        yield PrefectServer(api_url=api_url, home=home)
-    finally:
-        os.killpg(server.pid, 15)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
-            server.wait()
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+    with start_prefect_server() as server:
+        yield server
 
 
 @dataclass(frozen=True)

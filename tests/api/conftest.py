@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,16 +25,11 @@ import uvicorn
 from sqlalchemy import create_engine, make_url, text
 
 from api.server import listen, prepare
+from bench.services import free_port
 from sinks.files import write_sample
 from sources.catalogue import SAMPLE_CATALOGUE
 
 EARLIER, LATEST = "2026-11-01", "2026-11-02"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
@@ -126,7 +120,7 @@ def _wait_healthy(base_url: str, alive, timeout: float = 60) -> None:
 @pytest.fixture(scope="session")
 def served(snapshots: Snapshots, tmp_path_factory) -> Iterator[str]:
     """`appbuzz serve` on a free loopback port over the two snapshots; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("wb") as sink:
         server = subprocess.Popen(

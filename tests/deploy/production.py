@@ -181,14 +181,3 @@ def flow_run_id(output: str) -> str:
     match = re.search(r"UUID: ([0-9a-f-]{36})", output)
     assert match, f"no flow run id in:\n{output}"
     return match.group(1)
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

@@ -28,8 +28,8 @@ from tests.deploy.production import (
     RUN_NOW,
     Deployed,
     flow_run_id,
-    wait_for,
 )
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.postgres
 

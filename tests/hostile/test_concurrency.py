@@ -16,7 +16,8 @@ from pathlib import Path
 from sqlalchemy import Connection, inspect, text
 
 from sinks.database import DatabaseUnavailable, check_database, make_engine, snapshot_lock_key
-from tests.hostile.tools import Cli, Job, backends_waiting, kill_group, table_state, wait_for
+from tests.hostile.tools import Cli, Job, backends_waiting, kill_group, table_state
+from tests.polling import wait_for
 
 SNAPSHOT = "2026-11-03"
 SELECTION = "Book+Music/top10"

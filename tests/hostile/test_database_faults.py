@@ -17,24 +17,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, create_engine, make_url, text
 
+from bench.services import free_port
 from tests.hostile.tools import (
     Cli,
     Job,
     backends_waiting,
     files_state,
     has_written,
+    run_job,
     table_state,
-    wait_for,
+    variant_without,
 )
+from tests.polling import wait_for
 
 SNAPSHOT = "2026-11-02"
 CANARY = f"canary-pw-{uuid.uuid4().hex}"
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (a server that is down)."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -131,19 +128,6 @@ def test_unusable_database_stops_the_run_before_it_starts(
     assert table_state(postgres_url) == {}  # and the real database was never touched
 
 
-def variant_without(real_csv: Path, tmp_path: Path, name: str) -> Path:
-    """The real catalogue without one app: another version of the file, another top 10."""
-    lines = real_csv.read_text(encoding="utf-8").splitlines(keepends=True)
-    path = tmp_path / "previous.csv"
-    path.write_text("".join(line for line in lines if f'"{name}"' not in line), encoding="utf-8")
-    return path
-
-
-def run_job(folder: Path, csv: Path, database: str) -> Job:
-    return Job(folder, ["run", "--csv", str(csv), "--database-url", database, "--out", "out",
-                        "--snapshot-date", SNAPSHOT])  # fmt: skip
-
-
 def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
     cli: Cli, postgres_url: str, pg_session: Connection, real_csv: Path, tmp_path: Path
 ) -> None:
@@ -151,14 +135,14 @@ def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
     committed) by a lock this test holds on `appbuzz_runs`; then its backend is terminated, on
     every attempt Prefect makes. The run fails; the previous snapshot and files are as they were."""
     previous = variant_without(real_csv, tmp_path, "Pandora - Music & Radio")
-    seeded = cli.run(run_job(tmp_path, previous, postgres_url))
+    seeded = cli.run(run_job(tmp_path, previous, postgres_url, SNAPSHOT))
     assert seeded.returncode == 0, seeded.stderr
     before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
 
     holder = create_engine(postgres_url)
     with holder.connect() as blocker:
         blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
-        run = cli.start(run_job(tmp_path, real_csv, postgres_url))
+        run = cli.start(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
         ended: set[int] = set()
         while run.poll() is None:  # each attempt: wait until it blocks mid-transaction, end it
             waiting = [pid for pid in backends_waiting(pg_session, "relation") if pid not in ended]
@@ -190,7 +174,7 @@ def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
     assert table_state(postgres_url) == before_tables  # previous snapshot, byte for byte
     assert files_state(tmp_path / "out") == before_files
 
-    rerun = cli.run(run_job(tmp_path, real_csv, postgres_url))
+    rerun = cli.run(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
     assert rerun.returncode == 0, rerun.stderr
     after = table_state(postgres_url)
     assert len(after["appbuzz_runs"]) == 2

@@ -24,17 +24,14 @@ from tests.hostile.tools import (
     has_written,
     kill_group,
     ranked_apps,
+    run_job,
     table_state,
-    wait_for,
+    variant_without,
 )
+from tests.polling import wait_for
 
 SNAPSHOT = "2026-11-04"
 COLUMNS = [c.name for c in app_mentions.columns]
-
-
-def run_job(folder: Path, csv: Path, database: str) -> Job:
-    return Job(folder, ["run", "--csv", str(csv), "--database-url", database, "--out", "out",
-                        "--snapshot-date", SNAPSHOT])  # fmt: skip
 
 
 def other_sessions(session: Connection) -> int:
@@ -49,17 +46,15 @@ def other_sessions(session: Connection) -> int:
 def test_sigkill_inside_the_load_keeps_the_previous_snapshot_and_the_next_run_completes(
     cli: Cli, postgres_url: str, pg_session: Connection, real_csv: Path, tmp_path: Path
 ) -> None:
-    lines = real_csv.read_text(encoding="utf-8").splitlines(keepends=True)
-    previous = tmp_path / "previous.csv"
-    previous.write_text("".join(line for line in lines if '"Spotify Music"' not in line))
-    seeded = cli.run(run_job(tmp_path, previous, postgres_url))
+    previous = variant_without(real_csv, tmp_path, "Spotify Music")
+    seeded = cli.run(run_job(tmp_path, previous, postgres_url, SNAPSHOT))
     assert seeded.returncode == 0, seeded.stderr
     before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
 
     holder = create_engine(postgres_url)
     with holder.connect() as blocker:
         blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
-        run = cli.start(run_job(tmp_path, real_csv, postgres_url))
+        run = cli.start(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
         try:
             (pid,) = wait_for(lambda: backends_waiting(pg_session, "relation"), timeout=120,
                               what="the load to block inside its transaction")  # fmt: skip
@@ -75,7 +70,7 @@ def test_sigkill_inside_the_load_keeps_the_previous_snapshot_and_the_next_run_co
     assert table_state(postgres_url) == before_tables
     assert files_state(tmp_path / "out") == before_files  # no half file, no stray temp file
 
-    rerun = cli.run(run_job(tmp_path, real_csv, postgres_url))
+    rerun = cli.run(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
     assert rerun.returncode == 0, rerun.stderr
     after = table_state(postgres_url)
     assert len(after["app_mentions"]) == 10 and len(after["appbuzz_runs"]) == 2
@@ -100,7 +95,8 @@ def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_ask
 ) -> None:
     """Six apps are counted (their results persisted by Prefect), four replies hang; SIGKILL.
     Nothing of the run is loaded; the rerun completes and asks X only for the four."""
-    seeded = cli.run(run_job(tmp_path, real_csv, postgres_url))  # no token: a skipped snapshot
+    # no token: a skipped snapshot
+    seeded = cli.run(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
     assert seeded.returncode == 0, seeded.stderr
     before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
 
@@ -115,7 +111,7 @@ def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_ask
         "PREFECT_LOCAL_STORAGE_PATH": str(results),
         "APPBUZZ_X_TIMEOUT_SECONDS": "60",
     }
-    run = cli.start(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url).args, env))
+    run = cli.start(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url, SNAPSHOT).args, env))
     try:
         wait_for(lambda: len(persisted(results)) == 6, timeout=120,
                  what="six apps counted and their results persisted")  # fmt: skip
@@ -127,7 +123,7 @@ def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_ask
     assert files_state(tmp_path / "out") == before_files
 
     rerun_started = time.time()  # the killed run's hanging requests may still end after this
-    rerun = cli.run(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url).args, env))
+    rerun = cli.run(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url, SNAPSHOT).args, env))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     asked = [r.query for r in fake_x_api.requests if r.started >= rerun_started]
     assert sorted(asked) == sorted(hanging)  # the six already counted came from the cache

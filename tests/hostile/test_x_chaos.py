@@ -18,7 +18,8 @@ import pytest
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import FakeXApi
-from tests.hostile.tools import Cli, Job, ranked_apps, table_state, wait_for
+from tests.hostile.tools import Cli, Job, ranked_apps, table_state
+from tests.polling import wait_for
 
 SEED = 20261128
 TOP_N = 100

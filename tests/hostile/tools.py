@@ -10,13 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Connection, create_engine, inspect, select, text
 
 from sinks.tables import app_mentions, appbuzz_runs
@@ -119,18 +117,6 @@ def table_state(url: str) -> dict[str, list[tuple]]:
         engine.dispose()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60, what: str = "") -> object:
-    """Poll until `predicate` gives something true; fail the test (not hang) after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.1)
-
-
 def backends_waiting(session: Connection, lock_type: str) -> list[int]:
     """Pids of other sessions on this database waiting for a lock of `lock_type`."""
     return list(
@@ -172,3 +158,17 @@ def ranked_apps(catalogue: Path, top_n: int, genres: tuple[str, ...] = ("Book", 
     plan = plan_validation(scan_catalogue(opened))
     (top,) = collect_catalogue(opened, rank_top_apps(plan.valid, genres, top_n))
     return with_mention_queries(top)
+
+
+def run_job(folder: Path, csv: Path, database: str, snapshot: str) -> Job:
+    """`appbuzz run` on `csv` into `database`, files into `folder`/out, for one snapshot date."""
+    return Job(folder, ["run", "--csv", str(csv), "--database-url", database, "--out", "out",
+                        "--snapshot-date", snapshot])  # fmt: skip
+
+
+def variant_without(real_csv: Path, folder: Path, name: str) -> Path:
+    """The real catalogue without one app: another version of the file, another top 10."""
+    lines = real_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = folder / "previous.csv"
+    path.write_text("".join(line for line in lines if f'"{name}"' not in line), encoding="utf-8")
+    return path
