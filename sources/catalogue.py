@@ -134,16 +134,20 @@ def first_malformed_line(path: Path, separator: str) -> tuple[int, str] | None:
     """The 1-based line where the quoting first goes wrong, and how; None if it never does.
 
     Only called after a scan failed. Python's strict CSV reader stops where Polars' parallel
-    reader cannot say: a quote closed and followed by more text, or a quote never closed.
+    reader cannot say: a quote closed and followed by more text, or a quote never closed. The
+    reader only notices the latter at the end of the file, so the line given is where the
+    unfinished row starts, which is where the stray quote is.
     """
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=separator, strict=True)
+        row_starts = 1
         try:
             for _ in reader:
-                pass
+                row_starts = reader.line_num + 1
         except csv.Error as error:
-            reason = str(error).replace("unexpected end of data", "a quote is never closed")
-            return reader.line_num, reason
+            if "unexpected end of data" in str(error):
+                return row_starts, "a quote is never closed"
+            return reader.line_num, str(error)
     return None
 
 
