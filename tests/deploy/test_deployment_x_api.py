@@ -27,6 +27,7 @@ from tests.deploy.production import (
     flow_run_id,
 )
 from tests.fake_x_api import FakeXApi
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -123,16 +124,21 @@ def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
     assert task_states(deployed, run_id)["Cached"] == len(counted_first)
 
     # each app's task said what it asked, what it got and what is left of the rate limit
-    logs = [log["message"] for log in run_logs(deployed, run_id)]
+    def lines_per_app() -> dict[int, list[str]] | None:
+        logs = [log["message"] for log in run_logs(deployed, run_id)]
+        opening = "app {app_id}: {n_citacoes} mentions (ok) in 1 request"
+        said = {
+            row["app_id"]: [m for m in logs if m.startswith(opening.format(**row))] for row in rows
+        }
+        return said if all(said.values()) else None
+
+    # logs reach the server in batches, possibly after the run's final state
+    said = wait_for(lines_per_app, timeout=30, what="every app's log line", interval=0.5)
     for row in rows:
-        said = [
-            m
-            for m in logs
-            if m.startswith(f"app {row['app_id']}: {row['n_citacoes']} mentions (ok) in 1 request")
-        ]
-        assert len(said) == 1, (row, said)
-        assert f"query {row['mention_query']};" in said[0]
-        assert re.search(r"; \d+/300 requests left in the rate-limit window \(resets ", said[0])
+        lines = said[row["app_id"]]
+        assert len(lines) == 1, (row, lines)
+        assert f"query {row['mention_query']};" in lines[0]
+        assert re.search(r"; \d+/300 requests left in the rate-limit window \(resets ", lines[0])
     # and the run's summary in the UI says all ten were counted, none failed
     summary = artifact(deployed, run_id, "app-mentions-summary")
     assert "mentions: ok 10, capped 0, failed 0" in summary and "Failed apps" not in summary
