@@ -26,13 +26,13 @@ from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import check_database, make_engine, record_run, replace_snapshot
 from sinks.files import output_rows, write_outputs
 from sources.catalogue import SAMPLE_CATALOGUE, open_catalogue
-from sources.catalogue_pass import ValidRows, read_catalogue
 from sources.content_hash import file_sha256, prefetch_sha256
 from sources.x_api import STRATEGIES
+from transforms.catalogue_pass import ValidRows, read_catalogue
 from transforms.errors import InputRejected
 from transforms.mentions import mention_totals
 from transforms.ranking import normalise_genres, selection_name
-from transforms.validation import check_reject_share
+from transforms.rejects import check_reject_share
 
 DEFAULT_GENRES = ("Book", "Music")
 REJECTED = "Rejected"

@@ -191,7 +191,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def sample_command(args: argparse.Namespace) -> int:
     from sinks.files import write_sample
-    from transforms.sample import sample_catalogue
+    from sources.sample import sample_catalogue
 
     write_sample(args.out, sample_catalogue())
     print(f"appbuzz: wrote {args.out}")

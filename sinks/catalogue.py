@@ -1,6 +1,6 @@
 """Load a validated catalogue into `app_catalogue`, once per catalogue version.
 
-The rows arrive as a CSV file (`sources.catalogue_pass.ValidRows`: no header, the version in
+The rows arrive as a CSV file (`transforms.catalogue_pass.ValidRows`: no header, the version in
 the first column). PostgreSQL takes the file's bytes as they are through `COPY ... FROM STDIN`
 (psycopg 3), the fastest way in, as fast as `psql \\copy`; SQLite gets batched inserts. Either
 way the version is claimed in `app_catalogue_versions` first, in the same transaction, so an

@@ -16,7 +16,7 @@ class Catalogue(pa.DataFrameModel):
     """
 
     id: int = pa.Field(gt=0, unique=True, nullable=False)
-    # Text is checked with surrounding whitespace stripped (transforms.validation), so "not
+    # Text is checked with surrounding whitespace stripped (transforms.parsing), so "not
     # blank" is a length of at least 1: as strict as a \S pattern, and a length costs a
     # fraction of a regex at millions of rows. Not a megabyte either, and no control characters
     # but tab and line breaks: PostgreSQL text cannot hold a NUL byte, and an escape sequence

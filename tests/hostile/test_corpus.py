@@ -25,8 +25,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from sources.catalogue import collect_catalogue, open_catalogue, scan_catalogue
+from tests import validation_oracle as oracle
 from tests.hostile.tools import Cli, Job, files_state
-from transforms.validation import plan_validation
+from transforms.screening import plan_validation
 
 SNAPSHOT = "2026-11-01"
 Table = tuple[list[str], list[list[str]]]
@@ -360,7 +361,9 @@ def read_valid(path: Path) -> tuple[pl.DataFrame, int, int]:
     """What appbuzz's reader and validation make of a file: valid rows, rejects, rows read."""
     catalogue = open_catalogue(path)
     plan = plan_validation(scan_catalogue(catalogue))
-    valid, rejects, counts = collect_catalogue(catalogue, plan.valid, plan.rejects, plan.counts)
+    valid, rejects, counts = collect_catalogue(
+        catalogue, oracle.valid(plan), oracle.rejects(plan), oracle.counts(plan)
+    )
     return valid, rejects.height, counts.item()
 
 

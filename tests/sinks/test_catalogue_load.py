@@ -12,7 +12,7 @@ from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import check_database, make_engine
 from sinks.tables import app_catalogue, app_catalogue_versions
 from sources.catalogue import open_catalogue
-from sources.catalogue_pass import read_catalogue
+from transforms.catalogue_pass import read_catalogue
 
 SHA = "a" * 64
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from transforms.validation import duplicate_rejects, duplicates_of
+from tests.validation_oracle import duplicates_of
+from transforms.uniqueness import duplicate_rejects
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from sources.catalogue import open_catalogue, scan_catalogue
+from tests.validation_oracle import valid as valid_rows
 from transforms.ranking import rank_top_apps, selection_name
-from transforms.validation import plan_validation
+from transforms.screening import plan_validation
 
 
 def oracle(path: Path, genres: set[str], top_n: int) -> list[int]:
@@ -33,7 +34,7 @@ def oracle(path: Path, genres: set[str], top_n: int) -> list[int]:
     ],
 )
 def test_ranking_matches_oracle(real_csv: Path, genres: list[str], top_n: int) -> None:
-    valid = plan_validation(scan_catalogue(open_catalogue(real_csv))).valid
+    valid = valid_rows(plan_validation(scan_catalogue(open_catalogue(real_csv))))
     top = rank_top_apps(valid, genres, top_n).collect()
     assert top["id"].to_list() == oracle(real_csv, set(genres), top_n)
     assert top["rank"].to_list() == list(range(1, top.height + 1))

@@ -6,8 +6,11 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
+from tests import validation_oracle as oracle
+from transforms.parsing import typed_catalogue
+from transforms.rules import RULES
 from transforms.schema import CATALOGUE_SCHEMA, NO_CONTROL_CHARACTERS, Catalogue
-from transforms.validation import RULES, plan_validation, typed_catalogue
+from transforms.screening import plan_validation
 
 GOOD = {
     "id": "281656475",
@@ -26,7 +29,7 @@ def raw(*rows: dict[str, str | None]) -> pl.LazyFrame:
 
 def run(frame: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     plan = plan_validation(frame)
-    valid, rejects = pl.collect_all([plan.valid, plan.rejects])
+    valid, rejects = pl.collect_all([oracle.valid(plan), oracle.rejects(plan)])
     return valid, rejects
 
 

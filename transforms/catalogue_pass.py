@@ -1,7 +1,7 @@
 """Read a catalogue once, in bounded memory: top apps, rejects, row count, and the valid rows.
 
 Step 1 is one streaming Polars query over the CSV. It screens every row against the pandera
-schema (`transforms.validation.screen_catalogue`: numbers parsed as they stand) and fans out to
+schema (`transforms.screening.screen_catalogue`: numbers parsed as they stand) and fans out to
 file sinks in a private work folder: the failing rows together with the valid rows of the
 chosen genres, the key column of every row (8 bytes a row) and, when the catalogue is to be
 loaded, every valid row as a CSV ready for `COPY`. Only sinks: an in-memory output or an
@@ -29,24 +29,19 @@ import polars as pl
 
 from sources.catalogue import CatalogueFile, collect_catalogue, scan_catalogue
 from sources.content_hash import file_sha256, prefetch_sha256
+from transforms.parsing import ROW_NUMBER, key_columns
 from transforms.ranking import in_genres, rank_top_apps
+from transforms.rejects import describe_failures, sort_rejects
+from transforms.rules import RAW_COLUMNS, UNIQUE_COLUMNS, UNIQUENESS
 from transforms.schema import CATALOGUE_SCHEMA, REQUIRED_COLUMNS
-from transforms.validation import (
+from transforms.screening import (
     FAILED,
-    RAW_COLUMNS,
-    ROW_NUMBER,
-    UNIQUE_COLUMNS,
-    UNIQUENESS,
-    describe_failures,
-    duplicate_rejects,
     exact_keys,
-    exclude_rows,
-    key_columns,
     plan_validation,
     recheck_failed,
     screen_catalogue,
-    sort_rejects,
 )
+from transforms.uniqueness import duplicate_rejects, exclude_rows
 
 # The streaming CSV reader's chunk, in bytes. Polars' default keeps several 30+ MB chunks in
 # flight (~340 MB peak at 7.2 million rows); 4 MiB chunks need ~170 MB and parse as fast; 1 MiB

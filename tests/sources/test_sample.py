@@ -7,7 +7,7 @@ import io
 import polars as pl
 
 from sources.catalogue import SAMPLE_CATALOGUE
-from transforms.sample import COLUMNS, sample_catalogue
+from sources.sample import COLUMNS, sample_catalogue
 
 
 def test_shipped_sample_is_the_generators_output() -> None:
