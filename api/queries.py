@@ -13,10 +13,11 @@ from sqlalchemy import Column, Connection, Table, func, inspect, select
 
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
+from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 from transforms.ranking import selection_name
 
-# The flow's default choice (genres Book and Music, top 10): what `/apps.json` serves unasked.
-DEFAULT_SELECTION = selection_name(("Book", "Music"), 10)
+# The flow's default choice: what `/apps.json` serves unasked.
+DEFAULT_SELECTION = selection_name(DEFAULT_GENRES, DEFAULT_TOP_N)
 
 # The files' contract, column by column, as stored in `app_mentions` (its `app_id` is `id`).
 SNAPSHOT_COLUMNS: dict[str, Column[Any]] = {

@@ -1,12 +1,15 @@
 """The `app-mentions` flow: catalogue -> validated top apps -> mention counts -> loads.
 
 Wiring only: every decision about data lives in `transforms`, every read in `sources`, every
-write in `sinks`. A user's mistake ends a task in a `Failed` state named `Rejected` carrying a
-one-line message (no traceback); anything else is a bug and raises.
+write in `sinks`. Tasks raise the typed errors of `transforms.errors`; the flow is the one
+boundary that turns them into its `Failed` state with the one-line message (named `Rejected`
+for a user's mistake), and `_one_line_task_failures` keeps Prefect from logging a traceback
+for them. Anything else is a bug and raises with its traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -15,27 +18,54 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
+from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
 from flows.enrich import enrich_mentions
-from flows.settings import Settings, get_settings
+from flows.preflight import preflight, read_settings
+from flows.settings import Settings
 from sinks.artifacts import publish_artifacts
 from sinks.catalogue import catalogue_loaded, load_catalogue
-from sinks.database import check_database, make_engine, record_run, replace_snapshot
-from sinks.files import output_rows, write_outputs
+from sinks.database import database, record_run, replace_snapshot
+from sinks.files import PreparedOutputs, output_rows, prepare_outputs
 from sources.catalogue import SAMPLE_CATALOGUE, open_catalogue
-from sources.content_hash import file_sha256, prefetch_sha256
+from sources.content_hash import file_sha256
 from sources.x_api import STRATEGIES
 from transforms.catalogue_pass import ValidRows, read_catalogue
-from transforms.errors import InputRejected
+from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
+from transforms.errors import (
+    AppbuzzError,
+    DatabaseUnavailable,
+    InputRejected,
+    ParametersRejected,
+    XApiError,
+)
 from transforms.mentions import mention_totals
 from transforms.ranking import normalise_genres, selection_name
 from transforms.rejects import check_reject_share
+from transforms.run_record import RunRecord, RunStatus
 
-DEFAULT_GENRES = ("Book", "Music")
-REJECTED = "Rejected"
+
+class _OneLineTaskFailures(logging.Filter):
+    """Prefect logs a task's exception with its traceback; for an `AppbuzzError` the message
+    is the whole story (the flow's state carries it), so the line stays and the traceback goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], AppbuzzError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_one_line_task_failures = _OneLineTaskFailures()
+logging.getLogger("prefect.task_runs").addFilter(_one_line_task_failures)
+
+
+def _transient(_task: Task[Any, Any], _run: TaskRun, state: State) -> bool:
+    """Retry a database that did not answer; a user's mistake stays a mistake."""
+    error = state.result(raise_on_failure=False)
+    return not isinstance(error, AppbuzzError) or isinstance(error, DatabaseUnavailable)
 
 
 @dataclass(frozen=True)
@@ -52,10 +82,16 @@ class RankedCatalogue:
 
 
 @dataclass(frozen=True)
-class Rejection:
-    """An input the user must fix; the flow turns it into a `Rejected` state, not a traceback."""
+class RunSummary:
+    """What a completed run returns: its record and where its files are."""
 
-    message: str
+    run: RunRecord
+    outputs: dict[str, str]
+
+
+check_run = task(name="preflight", retries=2, retry_delay_seconds=2, retry_condition_fn=_transient)(
+    preflight
+)
 
 
 @task(name="catalogue-version")
@@ -66,11 +102,8 @@ def catalogue_version(csv_path: Path, settings: Settings) -> tuple[str | None, b
         sha256 = file_sha256(open_catalogue(csv_path).path)
     except InputRejected:
         return None, False
-    engine = make_engine(settings.database_url.get_secret_value())
-    try:
+    with database(settings.database_url.get_secret_value()) as engine:
         return sha256, catalogue_loaded(engine, sha256)
-    finally:
-        engine.dispose()
 
 
 @task(name="validate-and-rank")
@@ -82,19 +115,16 @@ def validate_and_rank(
     workdir: Path,
     sha256: str | None = None,
     keep_valid_rows: bool = False,
-) -> RankedCatalogue | Rejection:
+) -> RankedCatalogue:
     """Read, validate and rank in one streaming pass over the file; optionally keep the valid
     rows (in `workdir`) for the catalogue load."""
-    try:
-        catalogue = open_catalogue(csv_path)
-        result = read_catalogue(
-            catalogue, genres, top_n, workdir, sha256=sha256, keep_valid_rows=keep_valid_rows
-        )
-        rows_rejected = check_reject_share(
-            catalogue.path, result.rows_read, result.rejects, max_reject_share
-        )
-    except InputRejected as error:
-        return Rejection(str(error))
+    catalogue = open_catalogue(csv_path)
+    result = read_catalogue(
+        catalogue, genres, top_n, workdir, sha256=sha256, keep_valid_rows=keep_valid_rows
+    )
+    rows_rejected = check_reject_share(
+        catalogue.path, result.rows_read, result.rejects, max_reject_share
+    )
     get_run_logger().info(
         "read %d rows from %s; %d rejected", result.rows_read, csv_path, rows_rejected
     )
@@ -109,24 +139,11 @@ def validate_and_rank(
     )
 
 
-@task(name="check-database", retries=2, retry_delay_seconds=2)
-def ensure_database(settings: Settings) -> None:
-    """Reach the database and create missing tables before anything is spent on the X API."""
-    engine = make_engine(settings.database_url.get_secret_value())
-    try:
-        check_database(engine)
-    finally:
-        engine.dispose()
-
-
 @task(name="record-failed-run", retries=2, retry_delay_seconds=[2, 10])
-def record_failed_run(settings: Settings, run: dict[str, Any]) -> None:
+def record_failed_run(settings: Settings, run: RunRecord) -> None:
     """A run that loaded nothing still leaves its line (and why) in `appbuzz_runs`."""
-    engine = make_engine(settings.database_url.get_secret_value())
-    try:
+    with database(settings.database_url.get_secret_value()) as engine:
         record_run(engine, run)
-    finally:
-        engine.dispose()
 
 
 @task(name="load-catalogue", retries=2, retry_delay_seconds=[2, 10])
@@ -134,8 +151,7 @@ def load_catalogue_rows(
     settings: Settings, source_path: str, rows: ValidRows, loaded_at: datetime
 ) -> None:
     """Bulk-load the valid rows as one catalogue version; a retry redoes the whole transaction."""
-    engine = make_engine(settings.database_url.get_secret_value())
-    try:
+    with database(settings.database_url.get_secret_value()) as engine:
         loaded = load_catalogue(
             engine,
             sha256=rows.sha256,
@@ -146,8 +162,6 @@ def load_catalogue_rows(
             loaded_at=loaded_at,
             exclude=rows.exclude,
         )
-    finally:
-        engine.dispose()
     logger = get_run_logger()
     if loaded:
         logger.info("loaded catalogue %s: %d rows", rows.sha256[:12], rows.rows)
@@ -155,34 +169,35 @@ def load_catalogue_rows(
         logger.info("catalogue %s was already loaded", rows.sha256[:12])
 
 
+@task(name="prepare-files")
+def prepare_files(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> PreparedOutputs:
+    """Write the night's files beside their places; `load_snapshot` puts them in."""
+    return prepare_outputs(out_dir, rows, rejects)
+
+
 @task(name="load-snapshot", retries=2, retry_delay_seconds=[2, 10])
-def load_snapshot(settings: Settings, run: dict[str, Any], enriched: pl.DataFrame) -> None:
-    """Replace the snapshot in one transaction; a retry redoes the whole (idempotent) load."""
+def load_snapshot(
+    settings: Settings, run: RunRecord, enriched: pl.DataFrame, files: PreparedOutputs
+) -> None:
+    """Replace the snapshot in one transaction that also puts the files in place (both or
+    neither, see `sinks.files.PreparedOutputs`); a retry redoes the whole (idempotent) load."""
     rows = enriched.rename({"id": "app_id"}).with_columns(
-        snapshot_date=pl.lit(run["snapshot_date"]),
-        selection=pl.lit(run["selection"]),
-        run_id=pl.lit(run["run_id"]),
-        loaded_at=pl.lit(run["finished_at"]),
+        snapshot_date=pl.lit(run.snapshot_date),
+        selection=pl.lit(run.selection),
+        run_id=pl.lit(run.run_id),
+        loaded_at=pl.lit(run.finished_at),
     )
-    engine = make_engine(settings.database_url.get_secret_value())
-    try:
-        replace_snapshot(engine, run, rows.drop("posts_consumed").to_dicts())
-    finally:
-        engine.dispose()
+    with database(settings.database_url.get_secret_value()) as engine:
+        replace_snapshot(engine, run, rows.drop("posts_consumed").to_dicts(), files)
     get_run_logger().info(
-        "loaded %d rows for %s on %s", rows.height, run["selection"], run["snapshot_date"]
-    )
-
-
-@task(name="write-files")
-def write_files(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, Path]:
-    written = write_outputs(out_dir, rows, rejects)
-    get_run_logger().info("wrote %s", ", ".join(str(p) for p in written.values()))
-    return written
+        "loaded %d rows for %s on %s; wrote %s",
+        rows.height, run.selection, run.snapshot_date,
+        ", ".join(str(p) for p in files.paths.values()),
+    )  # fmt: skip
 
 
 @task(name="publish-artifacts")
-def publish(run: dict[str, Any], rows: pl.DataFrame, outputs: dict[str, Path]) -> None:
+def publish(run: RunRecord, rows: pl.DataFrame, outputs: dict[str, Path]) -> None:
     publish_artifacts(run, rows, outputs)
 
 
@@ -190,7 +205,7 @@ def _run_name() -> str:
     params = flow_run.parameters
     genres = params.get("genres") or DEFAULT_GENRES
     snapshot = params.get("snapshot_date") or flow_run.scheduled_start_time.date().isoformat()
-    return f"{snapshot} {selection_name(genres, params.get('top_n', 10))}"
+    return f"{snapshot} {selection_name(genres, params.get('top_n', DEFAULT_TOP_N))}"
 
 
 def default_snapshot_date() -> date:
@@ -202,63 +217,93 @@ def default_snapshot_date() -> date:
 def app_mentions(
     csv_path: Path | None = None,
     genres: list[str] | None = None,
-    top_n: int = 10,
+    top_n: int = DEFAULT_TOP_N,
     strategy: str = "counts",
     max_pages: int = 10,
     snapshot_date: date | None = None,
     out_dir: Path | None = None,
     load_catalogue: bool = True,
-) -> dict[str, Any] | State:
+) -> RunSummary | State:
     """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot
-    and (unless `load_catalogue` is false) the validated catalogue, once per file version."""
-    settings = get_settings()
-    if strategy not in STRATEGIES or max_pages < 1:
-        return Failed(
-            name=REJECTED,
-            message=f"expected strategy one of {', '.join(STRATEGIES)} and max_pages of at "
-            f"least 1, got strategy={strategy!r}, max_pages={max_pages}",
+    and (unless `load_catalogue` is false) the validated catalogue, once per file version.
+
+    The one boundary of `transforms.errors`: a typed error of any step ends the run `Failed`
+    (`Rejected` for a user's mistake) with its one-line message.
+    """
+    try:
+        if strategy not in STRATEGIES or max_pages < 1 or top_n < 1:
+            raise ParametersRejected(
+                f"expected strategy one of {', '.join(STRATEGIES)}, max_pages and top_n of at "
+                f"least 1, got strategy={strategy!r}, max_pages={max_pages}, top_n={top_n}"
+            )
+        settings = read_settings()
+        source = Path(csv_path) if csv_path else None
+        return _run(
+            settings,
+            source,
+            normalise_genres(genres or DEFAULT_GENRES),
+            top_n,
+            strategy,
+            max_pages,
+            snapshot_date or default_snapshot_date(),
+            Path(out_dir or settings.out_dir),
+            load_catalogue,
         )
+    except AppbuzzError as error:
+        return Failed(name=error.state_name, message=str(error))
+
+
+def _run(
+    settings: Settings,
+    csv_path: Path | None,
+    genres: tuple[str, ...],
+    top_n: int,
+    strategy: str,
+    max_pages: int,
+    snapshot: date,
+    out_dir: Path,
+    load_catalogue: bool,
+) -> RunSummary:
     started_at = datetime.now(UTC)
-    chosen = normalise_genres(genres or DEFAULT_GENRES)
-    source = Path(csv_path) if csv_path else SAMPLE_CATALOGUE
-    prefetch_sha256(source)  # the catalogue's version, hashed while the database is checked
-    ensure_database(settings)
+    check_run(settings, csv_path, out_dir)  # before any X request or database write
+    source = csv_path or SAMPLE_CATALOGUE
     sha256, keep_valid_rows = None, False
     if load_catalogue:
         sha256, loaded = catalogue_version(source, settings)
         keep_valid_rows = sha256 is not None and not loaded
     with tempfile.TemporaryDirectory(prefix="appbuzz-") as workdir:
         catalogue = validate_and_rank(
-            source, chosen, top_n, settings.max_reject_share, Path(workdir), sha256,
+            source, genres, top_n, settings.max_reject_share, Path(workdir), sha256,
             keep_valid_rows,
         )  # fmt: skip
-        if isinstance(catalogue, Rejection):
-            return Failed(name=REJECTED, message=catalogue.message)
         if catalogue.valid_rows is not None:
             load_catalogue_rows(settings, catalogue.source_path, catalogue.valid_rows, started_at)
 
-    snapshot = snapshot_date or default_snapshot_date()
-    enriched = enrich_mentions(catalogue.top, settings, strategy, max_pages, snapshot)
-    run = {
-        "run_id": str(uuid.uuid4()),
-        "flow_run_id": flow_run.id,
-        "snapshot_date": snapshot,
-        "selection": selection_name(chosen, top_n),
-        "started_at": started_at,
-        "finished_at": datetime.now(UTC),
-        "status": "completed",
-        "source_path": catalogue.source_path,
-        "source_sha256": catalogue.source_sha256,
-        "rows_read": catalogue.rows_read,
-        "rows_rejected": catalogue.rows_rejected,
-        "strategy": strategy,
-    }
-    if isinstance(enriched, State):  # the token was refused: nothing of this run is loaded
-        record_failed_run(settings, {**run, "status": "failed", "message": enriched.message})
-        return enriched
-    run.update(mention_totals(enriched))
-    load_snapshot(settings, run, enriched)
-    rows = output_rows(enriched.with_columns(snapshot_date=pl.lit(run["snapshot_date"])))
-    outputs = write_files(Path(out_dir or settings.out_dir), rows, catalogue.rejects)
-    publish(run, rows, outputs)
-    return {**run, "outputs": {k: str(v) for k, v in outputs.items()}}
+    run = RunRecord(
+        run_id=str(uuid.uuid4()),
+        flow_run_id=flow_run.id,
+        snapshot_date=snapshot,
+        selection=selection_name(genres, top_n),
+        started_at=started_at,
+        finished_at=None,
+        status=RunStatus.COMPLETED,
+        source_path=catalogue.source_path,
+        source_sha256=catalogue.source_sha256,
+        rows_read=catalogue.rows_read,
+        rows_rejected=catalogue.rows_rejected,
+        strategy=strategy,
+    )
+    try:
+        enriched = enrich_mentions(catalogue.top, settings, strategy, max_pages, snapshot)
+    except XApiError as stopped:  # nothing of this run is loaded, but its line is kept
+        record_failed_run(settings, run.failed(str(stopped), datetime.now(UTC)))
+        raise
+    run = run.completed(mention_totals(enriched), datetime.now(UTC))
+    rows = output_rows(enriched.with_columns(snapshot_date=pl.lit(run.snapshot_date)))
+    files = prepare_files(out_dir, rows, catalogue.rejects)
+    try:
+        load_snapshot(settings, run, enriched, files)
+    finally:
+        files.discard()
+    publish(run, rows, files.paths)
+    return RunSummary(run, {name: str(path) for name, path in files.paths.items()})

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
+from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # An in-process run starts Prefect's temporary server; it needs no telemetry, and a person at a
@@ -71,9 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the app-mentions flow once, in process")
     run.add_argument("--csv", type=Path, help="catalogue CSV (default: the shipped sample)")
     run.add_argument(
-        "--genres", type=_genres, default=["Book", "Music"], help="default: Book,Music"
+        "--genres",
+        type=_genres,
+        default=list(DEFAULT_GENRES),
+        help=f"default: {','.join(DEFAULT_GENRES)}",
     )
-    run.add_argument("--top-n", type=_positive_int, default=10, help="default: 10")
+    run.add_argument(
+        "--top-n", type=_positive_int, default=DEFAULT_TOP_N, help=f"default: {DEFAULT_TOP_N}"
+    )
     run.add_argument("--strategy", choices=("counts", "search"), default="counts")
     run.add_argument("--max-pages", type=_positive_int, default=10, help="search pages per app")
     run.add_argument("--snapshot-date", type=_iso_date, help="YYYY-MM-DD (default: today, UTC)")
@@ -110,36 +117,17 @@ def run_command(args: argparse.Namespace) -> int:
 
         prefetch_sha256(args.csv)  # on the idle core, while Prefect and Polars are imported
 
-    from pydantic import ValidationError
+    from flows.preflight import preflight, read_settings
+    from transforms.errors import AppbuzzError, UserError
 
-    from flows.settings import get_settings
-    from sinks.database import (
-        DatabaseUnavailable,
-        DatabaseUrlInvalid,
-        check_database,
-        make_engine,
-    )
-    from sinks.files import OutputUnavailable, check_out_dir
-    from sources.catalogue import open_catalogue
-    from transforms.errors import InputRejected
+    try:  # the flow's own first task, run before Prefect is imported: a mistake costs a second
+        settings = read_settings()
+        preflight(settings, args.csv, args.out or settings.out_dir)
+    except AppbuzzError as error:
+        return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))
 
-    try:
-        settings = get_settings()
-        if args.csv is not None:
-            open_catalogue(args.csv)
-        check_out_dir(args.out or settings.out_dir)
-        engine = make_engine(settings.database_url.get_secret_value())
-        check_database(engine)
-        engine.dispose()
-    except (InputRejected, DatabaseUrlInvalid, OutputUnavailable) as error:
-        return _fail(EXIT_USAGE, str(error))
-    except ValidationError as error:
-        first = error.errors()[0]
-        return _fail(EXIT_USAGE, f"setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except DatabaseUnavailable as error:
-        return _fail(EXIT_FAILED, str(error))
-
-    from flows.app_mentions import REJECTED, app_mentions
+    from flows.app_mentions import app_mentions
+    from transforms.errors import REJECTED
 
     state = app_mentions(
         csv_path=args.csv,
@@ -154,31 +142,28 @@ def run_command(args: argparse.Namespace) -> int:
     )
     if state.is_completed():
         summary = state.result()
+        run = summary.run
         print(
-            f"appbuzz: {summary['selection']} on {summary['snapshot_date']}: "
-            f"{summary['rows_read']:,} rows read, {summary['rows_rejected']:,} rejected; "
-            f"wrote {', '.join(summary['outputs'].values())}"
+            f"appbuzz: {run.selection} on {run.snapshot_date}: "
+            f"{run.rows_read:,} rows read, {run.rows_rejected:,} rejected; "
+            f"wrote {', '.join(summary.outputs.values())}"
         )
         return EXIT_OK
     return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from api.server import listen, prepare, serve
-    from flows.settings import get_settings
-    from sinks.database import DatabaseUnavailable, safe_url
+    from flows.preflight import read_settings
+    from sinks.database import safe_url
+    from transforms.errors import AppbuzzError, UserError
 
     try:
-        url = args.database_url or get_settings().database_url.get_secret_value()
+        url = args.database_url or read_settings().database_url.get_secret_value()
         app = prepare(url)
         sock = listen(args.host, args.port)
-    except ValidationError as error:
-        first = error.errors()[0]
-        return _fail(EXIT_USAGE, f"setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except DatabaseUnavailable as error:
-        return _fail(EXIT_FAILED, str(error))
+    except AppbuzzError as error:
+        return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))
     except OSError as error:
         reason = error.strerror or error
         return _fail(EXIT_FAILED, f"cannot listen on {args.host}:{args.port}: {reason}")

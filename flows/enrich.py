@@ -34,6 +34,7 @@ from flows.settings import Settings
 from sources.rate_limit import RateGate
 from sources.x_api import MentionCount, RetryPolicy, TokenRefused, XApi
 from sources.x_client import EnrichmentStopped
+from transforms.errors import XTokenRefused
 from transforms.mentions import join_mentions, mention_results, skipped_mentions
 from transforms.queries import with_mention_queries
 
@@ -169,8 +170,8 @@ def enrich_mentions(
     strategy: str,
     max_pages: int,
     snapshot_date: date,
-) -> pl.DataFrame | State:
-    """The ranked apps with their mention columns, or a `Failed` state if the token was refused."""
+) -> pl.DataFrame:
+    """The ranked apps with their mention columns; `XTokenRefused` if the token was refused."""
     logger = get_run_logger()
     apps = with_mention_queries(ranked, settings.x_query_template)
     token = settings.x_bearer_token
@@ -197,5 +198,5 @@ def enrich_mentions(
         states = [future.state for future in futures]
     if api.refusal is not None:  # the flow's Failed state carries the one line; no duplicate
         logger.info("mention counts stopped: %s", api.refusal)
-        return Failed(message=api.refusal)
+        raise XTokenRefused(api.refusal)
     return join_mentions(apps, mention_results(list(map(result_record, ids, states))))

@@ -10,25 +10,26 @@ from uuid import UUID
 import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from transforms.mentions import MentionStatus
+from transforms.run_record import RunRecord
+
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def summary_markdown(
-    run: Mapping[str, Any], rows: pl.DataFrame, outputs: Mapping[str, Path]
-) -> str:
+def summary_markdown(run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, Path]) -> str:
     """A short report: what was read and rejected, the top list, failed apps, where outputs went."""
     lines = [
-        f"# appbuzz {run['selection']} on {run['snapshot_date']}",
+        f"# appbuzz {run.selection} on {run.snapshot_date}",
         "",
-        f"- source: `{run['source_path']}` (sha256 `{(run.get('source_sha256') or '')[:12]}`)",
-        f"- rows read: {run['rows_read']:,}; rejected: {run['rows_rejected']:,}",
-        f"- strategy: {run['strategy']}; X requests: {run.get('x_requests') or 0}; "
-        f"posts consumed: {run.get('posts_consumed') or 0}",
-        f"- mentions: ok {run.get('mentions_ok') or 0}, capped {run.get('mentions_capped') or 0}, "
-        f"failed {run.get('mentions_failed') or 0}, skipped {run.get('mentions_skipped') or 0}",
+        f"- source: `{run.source_path}` (sha256 `{(run.source_sha256 or '')[:12]}`)",
+        f"- rows read: {run.rows_read or 0:,}; rejected: {run.rows_rejected or 0:,}",
+        f"- strategy: {run.strategy}; X requests: {run.x_requests or 0}; "
+        f"posts consumed: {run.posts_consumed or 0}",
+        f"- mentions: ok {run.mentions_ok or 0}, capped {run.mentions_capped or 0}, "
+        f"failed {run.mentions_failed or 0}, skipped {run.mentions_skipped or 0}",
         "",
         "| rank | id | track_name | n_citacoes | status |",
         "|---:|---:|---|---:|---|",
@@ -38,7 +39,7 @@ def summary_markdown(
         f"| {r['mention_status']} |"
         for r in rows.iter_rows(named=True)
     ]
-    failed = rows.filter(pl.col("mention_status") == "failed")
+    failed = rows.filter(pl.col("mention_status") == MentionStatus.FAILED.value)
     if failed.height:
         lines += ["", "## Failed apps", ""]
         lines += [
@@ -50,7 +51,7 @@ def summary_markdown(
 
 
 def publish_artifacts(
-    run: Mapping[str, Any], rows: pl.DataFrame, outputs: Mapping[str, Path]
+    run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, Path]
 ) -> list[UUID]:
     """Create the table and markdown artifacts of one run; keys group them across runs."""
     table = rows.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
@@ -58,11 +59,11 @@ def publish_artifacts(
         create_table_artifact(
             key="app-mentions-top",
             table=table,
-            description=f"Top apps, {run['selection']} on {run['snapshot_date']}",
+            description=f"Top apps, {run.selection} on {run.snapshot_date}",
         ),
         create_markdown_artifact(
             key="app-mentions-summary",
             markdown=summary_markdown(run, rows, outputs),
-            description=f"appbuzz run {run['run_id']}",
+            description=f"appbuzz run {run.run_id}",
         ),
     ]

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, delete, event, insert, make_url, text
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 
+from sinks.files import PreparedOutputs
 from sinks.tables import app_mentions, appbuzz_runs, metadata
+from transforms.errors import DatabaseUnavailable, DatabaseUrlInvalid
+from transforms.run_record import RunRecord
 
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached or used; the message is one line and hides the password."""
-
-
-class DatabaseUrlInvalid(ValueError):
-    """The database URL cannot be used as written: not a URL, or a driver that is not installed."""
+__all__ = ["DatabaseUnavailable", "DatabaseUrlInvalid", "database", "make_engine", "safe_url"]
 
 
 # libpq also takes secrets as URL query parameters (`?password=...`): hide those too
@@ -81,6 +79,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def database(url: str) -> Iterator[Engine]:
+    """An engine for the length of a `with` block, its connections closed after (see
+    `make_engine` for the errors)."""
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -136,27 +145,41 @@ def _lock_snapshot(connection: Connection, snapshot_key: str) -> None:
 
 
 def replace_snapshot(
-    engine: Engine, run: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+    engine: Engine,
+    run: RunRecord,
+    rows: Sequence[Mapping[str, Any]],
+    files: PreparedOutputs | None = None,
 ) -> None:
-    """Replace the snapshot (date, selection) with `rows` and record the run, all or nothing."""
-    snapshot = (app_mentions.c.snapshot_date == run["snapshot_date"]) & (
-        app_mentions.c.selection == run["selection"]
+    """Replace the snapshot (date, selection) with `rows` and record the run, all or nothing.
+
+    With `files`, they are published as the transaction's last step and restored if it does not
+    commit, so the files and the rows are of one night (see `sinks.files.PreparedOutputs`).
+    """
+    snapshot = (app_mentions.c.snapshot_date == run.snapshot_date) & (
+        app_mentions.c.selection == run.selection
     )
     try:
-        with engine.begin() as connection:
-            _lock_snapshot(connection, snapshot_lock_key(run["snapshot_date"], run["selection"]))
-            connection.execute(delete(app_mentions).where(snapshot))
-            if rows:
-                connection.execute(insert(app_mentions), list(rows))
-            connection.execute(insert(appbuzz_runs), dict(run))
+        try:
+            with engine.begin() as connection:
+                _lock_snapshot(connection, snapshot_lock_key(run.snapshot_date, run.selection))
+                connection.execute(delete(app_mentions).where(snapshot))
+                if rows:
+                    connection.execute(insert(app_mentions), list(rows))
+                connection.execute(insert(appbuzz_runs), run.row())
+                if files is not None:
+                    files.publish()
+        except BaseException:
+            if files is not None:
+                files.restore()
+            raise
     except (OperationalError, InterfaceError) as error:  # the connection failed, not the data
         raise DatabaseUnavailable(
-            f"database {_shown(engine.url)}: the load of {run['selection']} on "
-            f"{run['snapshot_date']} was rolled back: {describe_error(error)}"
+            f"database {_shown(engine.url)}: the load of {run.selection} on "
+            f"{run.snapshot_date} was rolled back: {describe_error(error)}"
         ) from None
 
 
-def record_run(engine: Engine, run: Mapping[str, Any]) -> None:
+def record_run(engine: Engine, run: RunRecord) -> None:
     """Record a run that loaded nothing (failed or rejected), so the history stays complete."""
     with engine.begin() as connection:
-        connection.execute(insert(appbuzz_runs), dict(run))
+        connection.execute(insert(appbuzz_runs), run.row())

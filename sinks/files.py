@@ -6,11 +6,14 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO
 
 import polars as pl
+
+from transforms.errors import OutputUnavailable
 
 # The original system's columns first, then ours: the contract of apps.csv and apps.json.
 OUTPUT_COLUMNS = (
@@ -27,10 +30,6 @@ OUTPUT_COLUMNS = (
 )
 
 
-class OutputUnavailable(ValueError):
-    """The output folder cannot be written: said before the run, not after the load."""
-
-
 def check_out_dir(out_dir: Path) -> None:
     """Check, without creating anything, that `out_dir` is or can become a writable folder."""
     existing = Path(out_dir).absolute()
@@ -45,7 +44,8 @@ def check_out_dir(out_dir: Path) -> None:
         raise OutputUnavailable(f"output folder {out_dir}: {existing} is not writable")
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def _write_temp(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a complete, synced file beside `path` (same folder: the rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -54,10 +54,85 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    tmp = _write_temp(path, write)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_move = os.replace  # the one call that puts a prepared file in place (tests break it here)
+
+
+@dataclass
+class PreparedOutputs:
+    """One night's files, complete and synced beside their places, not yet in them.
+
+    Why: the files and the database rows of a snapshot must describe the same night. The rows
+    commit in one transaction; a file rename is atomic only file by file. So the files are
+    written first (`prepare_outputs`, the slow part), then `publish` renames them in as the last
+    step inside the database transaction, just before COMMIT (`sinks.database.replace_snapshot`):
+
+    - a failed write or a failed rename raises inside the transaction, which rolls back, and
+      `restore` puts back whatever was already renamed: old rows, old files;
+    - a failed COMMIT (the connection lost, a deferred constraint) calls `restore` too;
+    - once COMMIT returns, `discard` drops the kept previous files: new rows, new files.
+
+    `publish` keeps each previous file as a hard link, so `restore` is renames only, and can be
+    followed by `publish` again (a retried load). The one window left is the process dying
+    between the renames and COMMIT (microseconds; a killed run is retried and writes both).
+    """
+
+    out_dir: Path
+    staged: dict[str, Path | None]  # file name -> its prepared temp file (None: remove it)
+    _kept: dict[str, Path | None] = field(default_factory=dict)  # name -> previous (hard link)
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """Where the files (not removed ones) are once published."""
+        return {name: self.out_dir / name for name, tmp in self.staged.items() if tmp}
+
+    def publish(self) -> None:
+        """Put every prepared file in place (and remove a stale one), keeping the previous."""
+        for name, tmp in self.staged.items():
+            path = self.out_dir / name
+            previous: Path | None = None
+            if path.exists():
+                previous = self.out_dir / f".{name}.previous"
+                previous.unlink(missing_ok=True)
+                os.link(path, previous)
+            self._kept[name] = previous
+            if tmp is None:
+                path.unlink()
+            else:
+                _move(tmp, path)
+
+    def restore(self) -> None:
+        """Undo `publish`: the previous files back in place, the prepared ones back aside."""
+        for name in reversed(list(self._kept)):
+            path, previous, tmp = self.out_dir / name, self._kept.pop(name), self.staged[name]
+            if tmp is not None and path.exists() and not tmp.exists():
+                os.replace(path, tmp)
+            if previous is not None:
+                os.replace(previous, path)
+
+    def discard(self) -> None:
+        """Drop what is left aside: prepared files never published, previous files kept."""
+        for tmp in self.staged.values():
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        for previous in self._kept.values():
+            if previous is not None:
+                previous.unlink(missing_ok=True)
+        self._kept.clear()
 
 
 def _json_default(value: object) -> str:
@@ -71,32 +146,32 @@ def output_rows(enriched: pl.DataFrame) -> pl.DataFrame:
     return enriched.sort("rank").select(OUTPUT_COLUMNS)
 
 
-def write_csv(path: Path, frame: pl.DataFrame) -> Path:
-    _atomic_write(path, lambda handle: frame.write_csv(handle))
-    return path
+def _csv_writer(frame: pl.DataFrame) -> Callable[[IO[bytes]], None]:
+    return lambda handle: frame.write_csv(handle)
 
 
-def write_json(path: Path, frame: pl.DataFrame) -> Path:
+def _json_writer(frame: pl.DataFrame) -> Callable[[IO[bytes]], None]:
     body = json.dumps(frame.to_dicts(), ensure_ascii=False, indent=2, default=_json_default)
-    _atomic_write(path, lambda handle: handle.write(body.encode("utf-8") + b"\n"))
-    return path
+    return lambda handle: handle.write(body.encode("utf-8") + b"\n")
 
 
-def write_outputs(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, Path]:
-    """Write apps.csv, apps.json and (when rows were rejected) rejects.csv into `out_dir`.
-
-    A stale rejects.csv from an earlier run is removed, so the folder always describes one run.
-    """
-    written = {
-        "apps.csv": write_csv(out_dir / "apps.csv", rows),
-        "apps.json": write_json(out_dir / "apps.json", rows),
-    }
-    rejects_path = out_dir / "rejects.csv"
+def prepare_outputs(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> PreparedOutputs:
+    """apps.csv, apps.json and (when rows were rejected) rejects.csv, written beside their places
+    in `out_dir`; a stale rejects.csv from an earlier run is to be removed, so the folder always
+    describes one run. Nothing is in place until `PreparedOutputs.publish`."""
+    writers = {"apps.csv": _csv_writer(rows), "apps.json": _json_writer(rows)}
     if rejects.height:
-        written["rejects.csv"] = write_csv(rejects_path, rejects)
-    else:
-        rejects_path.unlink(missing_ok=True)
-    return written
+        writers["rejects.csv"] = _csv_writer(rejects)
+    staged: dict[str, Path | None] = {}
+    try:
+        for name, write in writers.items():
+            staged[name] = _write_temp(out_dir / name, write)
+    except BaseException:
+        PreparedOutputs(out_dir, staged).discard()
+        raise
+    if "rejects.csv" not in staged and (out_dir / "rejects.csv").exists():
+        staged["rejects.csv"] = None
+    return PreparedOutputs(out_dir, staged)
 
 
 def write_sample(path: Path, catalogue: pl.DataFrame) -> Path:

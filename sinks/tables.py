@@ -23,8 +23,6 @@ from sqlalchemy.sql.ddl import CreateView
 
 metadata = MetaData()
 
-MENTION_STATUSES = ("ok", "capped", "failed", "skipped")
-
 appbuzz_runs = Table(
     "appbuzz_runs",
     metadata,

@@ -1,5 +1,67 @@
-"""The one exception a user's input can cause; its message is shown as is, on one line."""
+"""Every failure a person can act on, in one place; each message is one line, shown as is.
+
+Code that meets one raises it; one boundary (`flows.app_mentions.app_mentions`) turns it into
+the flow run's `Failed` state, named `state_name`, with the message. `Rejected` means the user's
+input or settings must change (the CLI exits 2, before anything is written); any other name is
+a failure of something the run depends on (the CLI exits 1). Anything else raised is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+REJECTED = "Rejected"
 
 
-class InputRejected(ValueError):
+class AppbuzzError(Exception):
+    """A failure with a one-line message meant for a person, not a traceback."""
+
+    state_name: ClassVar[str] = "Failed"
+
+
+class UserError(AppbuzzError, ValueError):
+    """The input or a setting must change; nothing was written."""
+
+    state_name: ClassVar[str] = REJECTED
+
+
+class InputRejected(UserError):
     """The input cannot be a catalogue (or too much of it is broken): nothing gets written."""
+
+
+class ParametersRejected(UserError):
+    """A flow parameter outside what the flow accepts (a deployment run is not checked by the
+    CLI's argument parser)."""
+
+
+class SettingInvalid(UserError):
+    """A setting (environment variable or `.env`) that does not validate."""
+
+
+class OutputUnavailable(UserError):
+    """The output folder cannot be written: said before the run, not after the load."""
+
+
+class DatabaseUrlInvalid(UserError):
+    """The database URL cannot be used as written: not a URL, or a driver that is not installed."""
+
+
+class DatabaseUnavailable(AppbuzzError, RuntimeError):
+    """The database cannot be reached or used; the message is one line and hides the password."""
+
+
+class XApiError(AppbuzzError, RuntimeError):
+    """The X API stopped the run's mention counts as a whole (one app's failure is not this)."""
+
+
+class XTokenRefused(XApiError):
+    """The X API refused the bearer token (401/403): no further request is worth sending."""
+
+
+class XUsageCapped(XApiError):
+    """The project's monthly post cap is spent (429 `UsageCapExceeded`): counts stop till reset."""
+
+
+class XEnrichmentStopped(XApiError):
+    """Counting stopped for the whole run (another app's request found the token refused)."""

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 
 import polars as pl
+
+
+class MentionStatus(StrEnum):
+    """What became of one app's count (`mention_status` in the files, the API and the table)."""
+
+    OK = "ok"  # counted in full
+    CAPPED = "capped"  # a lower bound: the search strategy reached its page limit
+    FAILED = "failed"  # not counted; `mention_error` says why
+    SKIPPED = "skipped"  # not asked: no X token set
+
 
 MENTION_SCHEMA: dict[str, pl.DataType] = {
     "n_citacoes": pl.Int64(),
@@ -35,7 +46,7 @@ def skipped_mentions(ranked: pl.DataFrame) -> pl.DataFrame:
         kept.add("mention_query")
     return ranked.with_columns(
         pl.lit(None, dtype=MENTION_SCHEMA["n_citacoes"]).alias("n_citacoes"),
-        pl.lit("skipped").alias("mention_status"),
+        pl.lit(MentionStatus.SKIPPED.value).alias("mention_status"),
         *(
             pl.lit(None, dtype=dtype).alias(name)
             for name, dtype in MENTION_SCHEMA.items()
@@ -61,7 +72,7 @@ def join_mentions(apps: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
     missing = pl.col("mention_status").is_null()
     return joined.with_columns(
         pl.when(missing)
-        .then(pl.lit("failed"))
+        .then(pl.lit(MentionStatus.FAILED.value))
         .otherwise(pl.col("mention_status"))
         .alias("mention_status"),
         pl.when(missing)
@@ -78,7 +89,7 @@ def mention_totals(enriched: pl.DataFrame) -> dict[str, int]:
     totals = enriched.select(
         *(
             (pl.col("mention_status") == status).sum().cast(pl.Int64).alias(f"mentions_{status}")
-            for status in ("ok", "capped", "failed", "skipped")
+            for status in MentionStatus
         ),
         pl.col("x_requests").sum().cast(pl.Int64),
         pl.col("posts_consumed").sum().cast(pl.Int64),

@@ -24,7 +24,7 @@ def test_flow_loads_ten_rows_and_a_rerun_replaces_them(
         summary = app_mentions(
             csv_path=real_csv, snapshot_date=date(2026, 11, 20), out_dir=tmp_path / "out"
         )
-    assert summary["selection"] == "Book+Music/top10" and summary["rows_read"] == 7197
+    assert summary.run.selection == "Book+Music/top10" and summary.run.rows_read == 7197
     engine = create_engine(database_url)
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(mentions_table)) == 10
@@ -55,7 +55,7 @@ def test_genres_and_top_n_shape_the_selection(
         out_dir=tmp_path,
         snapshot_date=date(2026, 1, 2),
     )
-    assert summary["selection"] == "Games/top3"
+    assert summary.run.selection == "Games/top3"
     rows = json.loads((tmp_path / "apps.json").read_text(encoding="utf-8"))
     assert [r["rank"] for r in rows] == [1, 2, 3]
     assert {r["prime_genre"] for r in rows} == {"Games"}
