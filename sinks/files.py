@@ -119,6 +119,9 @@ class PreparedOutputs:
         """Undo `publish`: the previous files back in place, the prepared ones back aside."""
         for name in reversed(list(self._kept)):
             path, previous, tmp = self.out_dir / name, self._kept.pop(name), self.staged[name]
+            if previous is not None and path.exists() and os.path.samefile(previous, path):
+                previous.unlink()  # never replaced (rename onto a hard link of itself is a no-op)
+                continue
             if tmp is not None and path.exists() and not tmp.exists():
                 os.replace(path, tmp)
             if previous is not None:

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 
 from sinks.artifacts import summary_markdown
+from transforms.run_record import RunRecord, RunStatus
 
-RUN = {
-    "selection": "Book+Music/top10",
-    "snapshot_date": date(2026, 11, 28),
-    "source_path": "/srv/appbuzz/AppleStore.csv",
-    "source_sha256": "ab" * 32,
-    "rows_read": 7197,
-    "rows_rejected": 0,
-    "strategy": "counts",
-    "x_requests": 3,
-    "mentions_ok": 2,
-    "mentions_failed": 1,
-}
+RUN = RunRecord(
+    run_id="r1",
+    flow_run_id=None,
+    snapshot_date=date(2026, 11, 28),
+    selection="Book+Music/top10",
+    started_at=datetime(2026, 11, 28, 3, tzinfo=UTC),
+    finished_at=datetime(2026, 11, 28, 3, 1, tzinfo=UTC),
+    status=RunStatus.COMPLETED,
+    source_path="/srv/appbuzz/AppleStore.csv",
+    source_sha256="ab" * 32,
+    rows_read=7197,
+    rows_rejected=0,
+    strategy="counts",
+    x_requests=3,
+    mentions_ok=2,
+    mentions_failed=1,
+)
 
 
 def rows(statuses: list[str]) -> pl.DataFrame:

@@ -10,26 +10,28 @@ from sqlalchemy.exc import IntegrityError
 
 from sinks.database import check_database, make_engine, replace_snapshot
 from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
+from transforms.run_record import RunRecord, RunStatus
 
 
-def run_record(run_id: str, snapshot: date, selection: str = "Book+Music/top2") -> dict:
+def run_record(run_id: str, snapshot: date, selection: str = "Book+Music/top2") -> RunRecord:
     now = datetime.now(UTC)
-    return {
-        "run_id": run_id,
-        "snapshot_date": snapshot,
-        "selection": selection,
-        "started_at": now,
-        "finished_at": now,
-        "status": "completed",
-        "source_path": "x.csv",
-        "strategy": "counts",
-    }
+    return RunRecord(
+        run_id=run_id,
+        flow_run_id=None,
+        snapshot_date=snapshot,
+        selection=selection,
+        started_at=now,
+        finished_at=now,
+        status=RunStatus.COMPLETED,
+        source_path="x.csv",
+        strategy="counts",
+    )
 
 
-def mention(app_id: int, rank: int, run: dict, n: int | None = 5) -> dict:
+def mention(app_id: int, rank: int, run: RunRecord, n: int | None = 5) -> dict:
     return {
-        "snapshot_date": run["snapshot_date"],
-        "selection": run["selection"],
+        "snapshot_date": run.snapshot_date,
+        "selection": run.selection,
         "app_id": app_id,
         "rank": rank,
         "track_name": f"App {app_id} – ünïcode",
@@ -40,8 +42,8 @@ def mention(app_id: int, rank: int, run: dict, n: int | None = 5) -> dict:
         "n_citacoes": n,
         "mention_status": "ok" if n is not None else "skipped",
         "x_requests": 1,
-        "run_id": run["run_id"],
-        "loaded_at": run["finished_at"],
+        "run_id": run.run_id,
+        "loaded_at": run.finished_at,
     }
 
 
