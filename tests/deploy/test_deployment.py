@@ -16,6 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, select
 
+from sinks.database import check_database
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.deploy.production import (
     DEPLOYMENT,
@@ -142,3 +143,58 @@ def test_readme_production_steps_are_the_ones_these_tests_run() -> None:
     missing = [step for step in PRODUCTION_STEPS if step not in lines]
     assert not missing, f"README's production section lacks: {missing}"
     assert f"'{DEPLOYMENT}'" in section
+
+
+def test_prefect_yaml_parameters_are_the_flows_defaults() -> None:
+    """prefect.yaml spells the defaults out for an operator to edit; they must stay the code's."""
+    import inspect
+
+    from flows.app_mentions import app_mentions
+    from transforms.defaults import DEFAULT_GENRES
+
+    parameters = nightly_spec()["parameters"]
+    signature = inspect.signature(app_mentions.fn).parameters
+    assert parameters["genres"] == list(DEFAULT_GENRES)
+    for name in ("csv_path", "top_n", "strategy", "max_pages", "snapshot_date"):
+        assert parameters[name] == signature[name].default, name
+
+
+def test_a_deployment_run_with_an_unwritable_output_folder_fails_before_anything_is_written(
+    deployed: Deployed, worker, postgres_url: str, real_csv: Path, tmp_path: Path, fake_x_api
+) -> None:
+    """The worker's APPBUZZ_OUT_DIR cannot be a folder: the run ends `Failed` (Rejected) with
+    one line naming it, before any X request; the database and the old files stay as they were."""
+    engine = create_engine(postgres_url)
+    try:
+        check_database(engine)  # an existing database, with its tables
+    finally:
+        engine.dispose()
+    previous = tmp_path / "out"
+    previous.mkdir()
+    (previous / "apps.csv").write_text("the previous night\n")
+    blocked = previous / "apps.csv" / "nightly"
+    worker(
+        APPBUZZ_DATABASE_URL=postgres_url,
+        APPBUZZ_OUT_DIR=str(blocked),
+        X_BEARER_TOKEN=fake_x_api.token,
+        X_API_BASE_URL=fake_x_api.base_url,
+    )
+    done = deployed.shell.with_env(CATALOGUE=str(real_csv)).run(RUN_NOW, timeout=180)
+    assert done.returncode != 0
+    run = deployed.api("GET", f"/flow_runs/{flow_run_id(done.output)}").json()
+    assert run["state_type"] == "FAILED" and run["state_name"] == "Rejected"
+    message = run["state"]["message"]
+    assert message == (
+        f"output folder {blocked}: {previous / 'apps.csv'} is a file, not a folder "
+        "(expected --out or APPBUZZ_OUT_DIR to name a folder)"
+    )
+    assert fake_x_api.requests == []
+    assert sorted(p.name for p in previous.iterdir()) == ["apps.csv"]
+    assert (previous / "apps.csv").read_text() == "the previous night\n"
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(select(appbuzz_runs)).all() == []
+            assert connection.execute(select(app_mentions)).all() == []
+    finally:
+        engine.dispose()
