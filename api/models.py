@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Column
 
 from api.queries import HISTORY_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS
+from transforms.mentions import MentionStatus
 
 DESCRIPTIONS = {
     "id": "App Store id",
@@ -19,7 +20,7 @@ DESCRIPTIONS = {
     "prime_genre": "App Store genre",
     "rank": "1 = most reviewed of the selection",
     "rating_count_tot": "number of ratings, all versions",
-    "mention_status": "ok, capped, failed or skipped (no X token)",
+    "mention_status": f"one of {', '.join(MentionStatus)} (skipped: no X token)",
     "snapshot_date": "the night the snapshot belongs to",
     "selection": "the run's genres and size, e.g. Book+Music/top10",
     "started_at": "UTC",

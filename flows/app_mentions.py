@@ -31,7 +31,7 @@ from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import database, record_run, replace_snapshot
 from sinks.files import PreparedOutputs, output_rows, prepare_outputs
 from sources.catalogue import SAMPLE_CATALOGUE, open_catalogue
-from sources.content_hash import file_sha256
+from sources.content_hash import file_sha256, prefetch_sha256
 from sources.x_api import STRATEGIES
 from transforms.catalogue_pass import ValidRows, read_catalogue
 from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
@@ -62,7 +62,7 @@ _one_line_task_failures = _OneLineTaskFailures()
 logging.getLogger("prefect.task_runs").addFilter(_one_line_task_failures)
 
 
-def _transient(_task: Task[Any, Any], _run: TaskRun, state: State) -> bool:
+def _transient(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
     """Retry a database that did not answer; a user's mistake stays a mistake."""
     error = state.result(raise_on_failure=False)
     return not isinstance(error, AppbuzzError) or isinstance(error, DatabaseUnavailable)
@@ -223,7 +223,7 @@ def app_mentions(
     snapshot_date: date | None = None,
     out_dir: Path | None = None,
     load_catalogue: bool = True,
-) -> RunSummary | State:
+) -> RunSummary | State[Any]:
     """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot
     and (unless `load_catalogue` is false) the validated catalogue, once per file version.
 
@@ -265,8 +265,9 @@ def _run(
     load_catalogue: bool,
 ) -> RunSummary:
     started_at = datetime.now(UTC)
-    check_run(settings, csv_path, out_dir)  # before any X request or database write
     source = csv_path or SAMPLE_CATALOGUE
+    prefetch_sha256(source)  # the catalogue's version, hashed while the checks run
+    check_run(settings, csv_path, out_dir)  # before any X request or database write
     sha256, keep_valid_rows = None, False
     if load_catalogue:
         sha256, loaded = catalogue_version(source, settings)
