@@ -171,7 +171,7 @@ def load_catalogue_rows(
 
 @task(name="prepare-files")
 def prepare_files(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> PreparedOutputs:
-    """Write the night's files beside their places; `load_snapshot` puts them in."""
+    """Render the night's files; `load_snapshot` puts them in place with the rows."""
     return prepare_outputs(out_dir, rows, rejects)
 
 

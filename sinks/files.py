@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -74,36 +75,44 @@ _move = os.replace  # the one call that puts a prepared file in place (tests bre
 
 @dataclass
 class PreparedOutputs:
-    """One night's files, complete and synced beside their places, not yet in them.
+    """One night's files, rendered and ready, not yet in place.
 
     Why: the files and the database rows of a snapshot must describe the same night. The rows
     commit in one transaction; a file rename is atomic only file by file. So the files are
-    written first (`prepare_outputs`, the slow part), then `publish` renames them in as the last
-    step inside the database transaction, just before COMMIT (`sinks.database.replace_snapshot`):
+    rendered first (`prepare_outputs`: the rows shaped and serialised, what can fail on the
+    data), then `publish` writes each beside its place, syncs it and renames it in, as the last
+    step inside the database transaction, just before COMMIT
+    (`sinks.database.replace_snapshot`):
 
-    - a failed write or a failed rename raises inside the transaction, which rolls back, and
-      `restore` puts back whatever was already renamed: old rows, old files;
+    - a failed write or rename (disk full, say) raises inside the transaction, which rolls
+      back, and `restore` puts back whatever was already renamed: old rows, old files;
     - a failed COMMIT (the connection lost, a deferred constraint) calls `restore` too;
-    - once COMMIT returns, `discard` drops the kept previous files: new rows, new files.
+    - once COMMIT returns, `discard` drops the previous files kept aside: new rows, new files.
 
-    `publish` keeps each previous file as a hard link, so `restore` is renames only, and can be
-    followed by `publish` again (a retried load). The one window left is the process dying
-    between the renames and COMMIT (microseconds; a killed run is retried and writes both).
+    `publish` keeps each previous file as a hard link, so `restore` is renames only, and a
+    retried load may `publish` again. Nothing touches the folder before the transaction has
+    written its rows, so a run killed while it waits for a lock leaves the folder as it was. The
+    one window left is the process dying between the renames and COMMIT (milliseconds); a
+    killed run is retried, and the retry writes both.
     """
 
     out_dir: Path
-    staged: dict[str, Path | None]  # file name -> its prepared temp file (None: remove it)
+    staged: dict[str, bytes | None]  # file name -> its content (None: remove the file)
     _kept: dict[str, Path | None] = field(default_factory=dict)  # name -> previous (hard link)
+    _temps: list[Path] = field(default_factory=list)
 
     @property
     def paths(self) -> dict[str, Path]:
         """Where the files (not removed ones) are once published."""
-        return {name: self.out_dir / name for name, tmp in self.staged.items() if tmp}
+        return {name: self.out_dir / name for name, body in self.staged.items() if body is not None}
 
     def publish(self) -> None:
-        """Put every prepared file in place (and remove a stale one), keeping the previous."""
-        for name, tmp in self.staged.items():
+        """Put every file in place (and remove a stale one), keeping the previous aside."""
+        for name, body in self.staged.items():
             path = self.out_dir / name
+            tmp = None if body is None else _write_temp(path, lambda h, b=body: h.write(b))
+            if tmp is not None:
+                self._temps.append(tmp)
             previous: Path | None = None
             if path.exists():
                 previous = self.out_dir / f".{name}.previous"
@@ -111,27 +120,27 @@ class PreparedOutputs:
                 os.link(path, previous)
             self._kept[name] = previous
             if tmp is None:
-                path.unlink()
+                path.unlink(missing_ok=True)
             else:
                 _move(tmp, path)
 
     def restore(self) -> None:
-        """Undo `publish`: the previous files back in place, the prepared ones back aside."""
+        """Undo `publish`: the previous files back in place, the new ones gone."""
         for name in reversed(list(self._kept)):
-            path, previous, tmp = self.out_dir / name, self._kept.pop(name), self.staged[name]
-            if previous is not None and path.exists() and os.path.samefile(previous, path):
-                previous.unlink()  # never replaced (rename onto a hard link of itself is a no-op)
-                continue
-            if tmp is not None and path.exists() and not tmp.exists():
-                os.replace(path, tmp)
-            if previous is not None:
+            path, previous = self.out_dir / name, self._kept.pop(name)
+            if previous is None:
+                path.unlink(missing_ok=True)
+            elif path.exists() and os.path.samefile(previous, path):
+                previous.unlink()  # never replaced (a rename onto its own hard link is a no-op)
+            else:
                 os.replace(previous, path)
+        self.discard()
 
     def discard(self) -> None:
-        """Drop what is left aside: prepared files never published, previous files kept."""
-        for tmp in self.staged.values():
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
+        """Drop what is left aside: temporary files never renamed, previous files kept."""
+        for tmp in self._temps:
+            tmp.unlink(missing_ok=True)
+        self._temps.clear()
         for previous in self._kept.values():
             if previous is not None:
                 previous.unlink(missing_ok=True)
@@ -149,31 +158,23 @@ def output_rows(enriched: pl.DataFrame) -> pl.DataFrame:
     return enriched.sort("rank").select(OUTPUT_COLUMNS)
 
 
-def _csv_writer(frame: pl.DataFrame) -> Callable[[IO[bytes]], None]:
-    return lambda handle: frame.write_csv(handle)
+def _csv_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer)
+    return buffer.getvalue()
 
 
-def _json_writer(frame: pl.DataFrame) -> Callable[[IO[bytes]], None]:
+def _json_bytes(frame: pl.DataFrame) -> bytes:
     body = json.dumps(frame.to_dicts(), ensure_ascii=False, indent=2, default=_json_default)
-    return lambda handle: handle.write(body.encode("utf-8") + b"\n")
+    return body.encode("utf-8") + b"\n"
 
 
 def prepare_outputs(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> PreparedOutputs:
-    """apps.csv, apps.json and (when rows were rejected) rejects.csv, written beside their places
-    in `out_dir`; a stale rejects.csv from an earlier run is to be removed, so the folder always
-    describes one run. Nothing is in place until `PreparedOutputs.publish`."""
-    writers = {"apps.csv": _csv_writer(rows), "apps.json": _json_writer(rows)}
-    if rejects.height:
-        writers["rejects.csv"] = _csv_writer(rejects)
-    staged: dict[str, Path | None] = {}
-    try:
-        for name, write in writers.items():
-            staged[name] = _write_temp(out_dir / name, write)
-    except BaseException:
-        PreparedOutputs(out_dir, staged).discard()
-        raise
-    if "rejects.csv" not in staged and (out_dir / "rejects.csv").exists():
-        staged["rejects.csv"] = None
+    """apps.csv, apps.json and (when rows were rejected) rejects.csv for `out_dir`, rendered; a
+    stale rejects.csv from an earlier run is to be removed, so the folder always describes one
+    run. Nothing is written until `PreparedOutputs.publish`."""
+    staged: dict[str, bytes | None] = {"apps.csv": _csv_bytes(rows), "apps.json": _json_bytes(rows)}
+    staged["rejects.csv"] = _csv_bytes(rejects) if rejects.height else None
     return PreparedOutputs(out_dir, staged)
 
 

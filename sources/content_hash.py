@@ -5,6 +5,10 @@ it in a background thread while the process is busy with something single-thread
 Prefect, creating the flow run), and `file_sha256` then takes that result instead of reading
 the file again. A prefetched hash is only used for the same file as it still is (device, inode,
 size and modification time unchanged), and only once.
+
+Kept (issue 11 asked whether one `hashlib.file_digest` would do): `python -m bench.content_hash`
+shows the thread hides the hash behind the imports, and the README's data-stage target (x1000
+within 1.5x of DuckDB, measured at 1.33x) has no room for the hash's 0.6 s added in series.
 """
 
 from __future__ import annotations
