@@ -38,7 +38,6 @@ from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 from transforms.errors import (
     AppbuzzError,
     DatabaseUnavailable,
-    InputRejected,
     ParametersRejected,
     XApiError,
 )
@@ -95,13 +94,9 @@ check_run = task(name="preflight", retries=2, retry_delay_seconds=2, retry_condi
 
 
 @task(name="catalogue-version")
-def catalogue_version(csv_path: Path, settings: Settings) -> tuple[str | None, bool]:
-    """The file's sha256 and whether that catalogue version is already loaded (no sha256 for a
-    file that is no catalogue: validate-and-rank says why)."""
-    try:
-        sha256 = file_sha256(open_catalogue(csv_path).path)
-    except InputRejected:
-        return None, False
+def catalogue_version(csv_path: Path, settings: Settings) -> tuple[str, bool]:
+    """The file's sha256 and whether that catalogue version is already loaded."""
+    sha256 = file_sha256(open_catalogue(csv_path).path)
     with database(settings.database_url.get_secret_value()) as engine:
         return sha256, catalogue_loaded(engine, sha256)
 
@@ -268,10 +263,11 @@ def _run(
     source = csv_path or SAMPLE_CATALOGUE
     prefetch_sha256(source)  # the catalogue's version, hashed while the checks run
     check_run(settings, csv_path, out_dir)  # before any X request or database write
-    sha256, keep_valid_rows = None, False
+    sha256: str | None = None
+    keep_valid_rows = False
     if load_catalogue:
         sha256, loaded = catalogue_version(source, settings)
-        keep_valid_rows = sha256 is not None and not loaded
+        keep_valid_rows = not loaded
     with tempfile.TemporaryDirectory(prefix="appbuzz-") as workdir:
         catalogue = validate_and_rank(
             source, genres, top_n, settings.max_reject_share, Path(workdir), sha256,
