@@ -234,13 +234,10 @@ def _psql(url: str, command: str) -> None:
 
 def _create_schema(url: str) -> None:
     """The same tables appbuzz creates, so psql loads into the same table shape."""
-    from sinks.database import check_database, make_engine
+    from sinks.database import check_database, database
 
-    engine = make_engine(url)
-    try:
+    with database(url) as engine:
         check_database(engine)
-    finally:
-        engine.dispose()
 
 
 def _prefect_pair(bench: Bench, env: dict[str, str], how: str) -> None:
