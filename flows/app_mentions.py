@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from prefect import Task, flow, get_run_logger, task
+from prefect import State, Task, flow, get_run_logger, task
 from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
-from prefect.states import Failed, State
+from prefect.states import Failed
 
 from flows.enrich import enrich_mentions
 from flows.preflight import preflight, read_settings
@@ -205,7 +205,8 @@ def _run_name() -> str:
 
 def default_snapshot_date() -> date:
     """The flow run's scheduled date (UTC): a late nightly run still files under its own night."""
-    return flow_run.scheduled_start_time.astimezone(UTC).date()
+    scheduled: datetime = flow_run.scheduled_start_time
+    return scheduled.astimezone(UTC).date()
 
 
 @flow(name="app-mentions", flow_run_name=_run_name, log_prints=False)

@@ -70,6 +70,13 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
+def _writer(body: bytes) -> Callable[[IO[bytes]], None]:
+    def write(handle: IO[bytes]) -> None:
+        handle.write(body)
+
+    return write
+
+
 _move = os.replace  # the one call that puts a prepared file in place (tests break it here)
 
 
@@ -110,7 +117,7 @@ class PreparedOutputs:
         """Put every file in place (and remove a stale one), keeping the previous aside."""
         for name, body in self.staged.items():
             path = self.out_dir / name
-            tmp = None if body is None else _write_temp(path, lambda h, b=body: h.write(b))
+            tmp = None if body is None else _write_temp(path, _writer(body))
             if tmp is not None:
                 self._temps.append(tmp)
             previous: Path | None = None

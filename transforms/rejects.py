@@ -14,7 +14,9 @@ from transforms.schema import CATALOGUE_SCHEMA
 from transforms.screening import FLAGS
 
 REJECT_COLUMNS = (ROW_NUMBER, "column", "check", "value")
-REJECT_SCHEMA = {ROW_NUMBER: pl.Int64, "column": pl.String, "check": pl.String, "value": pl.String}
+REJECT_SCHEMA = pl.Schema(
+    {ROW_NUMBER: pl.Int64(), "column": pl.String(), "check": pl.String(), "value": pl.String()}
+)
 VALUE_LIMIT = 200
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -44,10 +45,18 @@ class RunRecord:
             self, status=RunStatus.FAILED, message=message, finished_at=finished_at
         )
 
-    def completed(self, totals: dict[str, int], finished_at: datetime) -> RunRecord:
+    def completed(self, totals: Mapping[str, int], finished_at: datetime) -> RunRecord:
         """This run, counted: its mention totals (`transforms.mentions.mention_totals`)."""
         return dataclasses.replace(
-            self, status=RunStatus.COMPLETED, finished_at=finished_at, **totals
+            self,
+            status=RunStatus.COMPLETED,
+            finished_at=finished_at,
+            mentions_ok=totals["mentions_ok"],
+            mentions_capped=totals["mentions_capped"],
+            mentions_failed=totals["mentions_failed"],
+            mentions_skipped=totals["mentions_skipped"],
+            x_requests=totals["x_requests"],
+            posts_consumed=totals["posts_consumed"],
         )
 
     def row(self) -> dict[str, Any]:
