@@ -21,6 +21,7 @@ from prefect.states import Failed, State
 
 from flows.enrich import enrich_mentions
 from flows.settings import Settings, get_settings
+from flows.trends import emit_spike_events, snapshot_trends
 from sinks.artifacts import publish_artifacts
 from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import check_database, make_engine, record_run, replace_snapshot
@@ -32,6 +33,7 @@ from sources.x_api import STRATEGIES
 from transforms.errors import InputRejected
 from transforms.mentions import mention_totals
 from transforms.ranking import normalise_genres, selection_name
+from transforms.trends import trend_note
 from transforms.validation import check_reject_share
 
 DEFAULT_GENRES = ("Book", "Music")
@@ -258,7 +260,15 @@ def app_mentions(
         return enriched
     run.update(mention_totals(enriched))
     load_snapshot(settings, run, enriched)
-    rows = output_rows(enriched.with_columns(snapshot_date=pl.lit(run["snapshot_date"])))
+    night = enriched.with_columns(snapshot_date=pl.lit(run["snapshot_date"])).join(
+        snapshot_trends(settings, run), on="id", how="left"
+    )
+    rows = output_rows(night)
     outputs = write_files(Path(out_dir or settings.out_dir), rows, catalogue.rejects)
     publish(run, rows, outputs)
-    return {**run, "outputs": {k: str(v) for k, v in outputs.items()}}
+    emit_spike_events(run, night)
+    return {
+        **run,
+        "outputs": {k: str(v) for k, v in outputs.items()},
+        "trend_note": trend_note(rows),
+    }

@@ -158,6 +158,7 @@ def run_command(args: argparse.Namespace) -> int:
             f"appbuzz: {summary['selection']} on {summary['snapshot_date']}: "
             f"{summary['rows_read']:,} rows read, {summary['rows_rejected']:,} rejected; "
             f"wrote {', '.join(summary['outputs'].values())}"
+            + (f"; {summary['trend_note']}" if summary.get("trend_note") else "")
         )
         return EXIT_OK
     return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)

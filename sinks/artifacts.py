@@ -10,6 +10,8 @@ from uuid import UUID
 import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from transforms.trends import describe_change, spikes, trend_note
+
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
@@ -30,14 +32,32 @@ def summary_markdown(
         f"- mentions: ok {run.get('mentions_ok') or 0}, capped {run.get('mentions_capped') or 0}, "
         f"failed {run.get('mentions_failed') or 0}, skipped {run.get('mentions_skipped') or 0}",
         "",
-        "| rank | id | track_name | n_citacoes | status |",
-        "|---:|---:|---|---:|---|",
+    ]
+    trended = "spike" in rows.columns  # the change columns, beside each app when present
+    if trended:
+        lines.insert(-1, f"- {trend_note(rows)}")
+    lines += [
+        "| rank | id | track_name | n_citacoes | status |"
+        + (" change since the night before | spike |" if trended else ""),
+        "|---:|---:|---|---:|---|" + ("---:|---|" if trended else ""),
     ]
     lines += [
         f"| {r['rank']} | {r['id']} | {_cell(r['track_name'])} | {_cell(r['n_citacoes'])} "
         f"| {r['mention_status']} |"
+        + (
+            f" {describe_change(r['change'], r['change_pct'])} | {'SPIKE' if r['spike'] else ''} |"
+            if trended
+            else ""
+        )
         for r in rows.iter_rows(named=True)
     ]
+    if trended and spikes(rows).height:
+        lines += ["", "## Spikes", ""]
+        lines += [
+            f"- {_cell(r['track_name'])} (id {r['id']}): {r['n_citacoes']:,} mentions, "
+            f"{describe_change(r['change'], r['change_pct'])} since the night before"
+            for r in spikes(rows).iter_rows(named=True)
+        ]
     failed = rows.filter(pl.col("mention_status") == "failed")
     if failed.height:
         lines += ["", "## Failed apps", ""]

@@ -12,6 +12,8 @@ from typing import IO
 
 import polars as pl
 
+from sinks.trends import TREND_COLUMNS
+
 # The original system's columns first, then ours: the contract of apps.csv and apps.json.
 OUTPUT_COLUMNS = (
     "id",
@@ -67,8 +69,10 @@ def _json_default(value: object) -> str:
 
 
 def output_rows(enriched: pl.DataFrame) -> pl.DataFrame:
-    """The enriched rows shaped as the files' contract: App Store `id` first, rank order."""
-    return enriched.sort("rank").select(OUTPUT_COLUMNS)
+    """The enriched rows shaped as the files' contract: App Store `id` first, rank order, then
+    the change columns (`sinks.trends`) when the rows carry them."""
+    trends = [name for name in TREND_COLUMNS if name in enriched.columns]
+    return enriched.sort("rank").select(*OUTPUT_COLUMNS, *trends)
 
 
 def write_csv(path: Path, frame: pl.DataFrame) -> Path:
