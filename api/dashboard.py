@@ -8,7 +8,7 @@ number (never only a colour), and a spike is the word "spike" on its row.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,7 +36,12 @@ def _day(value: date) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
 def _moment(value: datetime) -> str:
+    value = _utc(value)
     return f"{value.day} {value:%b %Y %H:%M:%S}"
 
 
@@ -80,7 +85,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(num=_num, day=_day, moment=_moment, signed=_signed, change_html=change_html)
+_env.filters.update(
+    num=_num, day=_day, moment=_moment, utc=_utc, signed=_signed, change_html=change_html
+)
 
 
 def _render(template: str, **context: Any) -> str:

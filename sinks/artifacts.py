@@ -18,6 +18,12 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _change(row: Mapping[str, Any]) -> str:
+    if row["n_citacoes"] is None:
+        return "not counted"
+    return describe_change(row["change"], row["change_pct"])
+
+
 def summary_markdown(
     run: Mapping[str, Any], rows: pl.DataFrame, outputs: Mapping[str, Path]
 ) -> str:
@@ -44,11 +50,7 @@ def summary_markdown(
     lines += [
         f"| {r['rank']} | {r['id']} | {_cell(r['track_name'])} | {_cell(r['n_citacoes'])} "
         f"| {r['mention_status']} |"
-        + (
-            f" {describe_change(r['change'], r['change_pct'])} | {'SPIKE' if r['spike'] else ''} |"
-            if trended
-            else ""
-        )
+        + (f" {_change(r)} | {'SPIKE' if r['spike'] else ''} |" if trended else "")
         for r in rows.iter_rows(named=True)
     ]
     if trended and spikes(rows).height:
