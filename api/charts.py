@@ -7,7 +7,7 @@ same numbers in a table, so nothing depends on seeing the drawing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from html import escape
 
@@ -30,7 +30,9 @@ def _path(run: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
 
 
-def _scale(lo: float, hi: float, top: float, bottom: float, invert: bool):  # type: ignore[no-untyped-def]
+def _scale(
+    lo: float, hi: float, top: float, bottom: float, invert: bool
+) -> Callable[[float], float]:
     span = (hi - lo) or 1.0
 
     def y(value: float) -> float:

@@ -116,15 +116,18 @@ def _trend_select(
         .subquery("nights")
     )
     # over the app's earlier nights with a count only: the trailing window's size, sum, squares
-    trailing = {"partition_by": key, "order_by": m.c.snapshot_date}
     frame = (-rule.trend_window_nights, -1)
+
+    def trailing(value: Any) -> Any:
+        return value.over(partition_by=key, order_by=m.c.snapshot_date, rows=frame)
+
     counted = (
         select(
             m.c.snapshot_date,
             m.c.app_id,
-            func.count(m.c.n_citacoes).over(**trailing, rows=frame).label("k"),
-            func.sum(counted_n).over(**trailing, rows=frame).label("s"),
-            func.sum(counted_n * counted_n).over(**trailing, rows=frame).label("ss"),
+            trailing(func.count(m.c.n_citacoes)).label("k"),
+            trailing(func.sum(counted_n)).label("s"),
+            trailing(func.sum(counted_n * counted_n)).label("ss"),
         )
         .where((m.c.selection == selection) & m.c.n_citacoes.is_not(None))
         .subquery("counted")

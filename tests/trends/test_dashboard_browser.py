@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 from sqlalchemy import create_engine, select
 
 from sinks.tables import app_mentions, appbuzz_runs
 from sinks.trends import SpikeRule, Trend, trends
 from tests.trends.conftest import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -139,6 +138,7 @@ def test_dashboard_shows_the_latest_night_as_stored(
     page.page.set_viewport_size({"width": 390, "height": 844})
     page.page.screenshot(path=SHOTS / "dashboard-phone.png", full_page=True)
 
+    page.page.set_viewport_size({"width": 1280, "height": 900})
     # the night picker is a plain form: choose the night with the failed count and submit
     page.page.select_option("select[name=night]", FAILED_NIGHT.isoformat())
     page.page.click("form.pick button[type=submit]")
@@ -188,7 +188,7 @@ def test_app_page_charts_and_tables_every_night(
     charts = page.page.locator("svg.chart")
     assert charts.count() == 2
     for chart in (charts.nth(0), charts.nth(1)):
-        labels = chart.locator("text.tick").all_inner_texts()
+        labels = chart.locator("text.tick").all_text_contents()
         assert "Nov 1" in labels and "Nov 15" in labels  # the snapshot dates on the axis
         assert chart.locator("circle.dot").count() == 15
     page.page.screenshot(path=SHOTS / "app.png", full_page=True)
