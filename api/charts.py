@@ -87,7 +87,7 @@ def line_chart(
 ) -> str:
     """A line chart with the snapshot dates on the x axis; `invert` puts 1 at the top (ranks)."""
     values = [v for _, v in points if v is not None]
-    left, right, top, bottom = 56.0, 16.0, 16.0, height - 44.0
+    left, right, top, bottom = 56.0, 28.0, 16.0, height - 44.0
     plot_w = width - left - right
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
@@ -103,8 +103,10 @@ def line_chart(
         )
         return "".join(parts)
     lo, hi = min(values), max(values)
-    if not invert:
-        lo = 0.0  # counts: the bar starts at zero, so a change is not exaggerated
+    if invert:
+        lo, hi = 1.0, max(hi, 2.0)  # ranks: from first place down to the lowest one held
+    else:
+        lo = 0.0  # counts: the axis starts at zero, so a change is not exaggerated
     y = _scale(lo, hi, top, bottom, invert)
     for tick in _ticks(lo, hi, integer=True):
         ty = y(tick)
