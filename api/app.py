@@ -93,7 +93,7 @@ Snapshot = Annotated[list[dict[str, Any]], Depends(_snapshot)]
 # polars writes the apps.csv file; the same types through the same writer give the same bytes.
 _CSV_SCHEMA = {
     **{
-        name: {int: pl.Int64, float: pl.Float64, str: pl.String, date: pl.Date}[
+        name: {int: pl.Int64(), float: pl.Float64(), str: pl.String(), date: pl.Date()}[
             column.type.python_type
         ]
         for name, column in queries.SNAPSHOT_COLUMNS.items()
