@@ -22,9 +22,12 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import queries
+from api.docs import add_local_docs
 from api.models import AppRow, Health, HistoryPoint, Problem, Run
+from api.pages import router as pages
 from api.readonly import readonly_engine
 from sinks.database import describe_error
+from sinks.trends import TREND_SCHEMA, SpikeRule
 
 # Printable text only: a NUL or control character is a client's mistake, and PostgreSQL
 # would refuse a NUL inside a query parameter with an error instead of an empty answer.
@@ -76,20 +79,26 @@ Db = Annotated[Connection, Depends(connection)]
 
 
 def _snapshot(
+    request: Request,
     db: Db,
     genre: GenreParam,
     selection: SelectionParam = queries.DEFAULT_SELECTION,
     snapshot_date: SnapshotParam = None,
 ) -> list[dict[str, Any]]:
-    return queries.apps(db, selection, snapshot_date, genre)
+    return queries.apps(db, selection, snapshot_date, genre, request.app.state.spike_rule)
 
 
 Snapshot = Annotated[list[dict[str, Any]], Depends(_snapshot)]
 
 # polars writes the apps.csv file; the same types through the same writer give the same bytes.
 _CSV_SCHEMA = {
-    name: {int: pl.Int64, float: pl.Float64, str: pl.String, date: pl.Date}[column.type.python_type]
-    for name, column in queries.SNAPSHOT_COLUMNS.items()
+    **{
+        name: {int: pl.Int64(), float: pl.Float64(), str: pl.String(), date: pl.Date()}[
+            column.type.python_type
+        ]
+        for name, column in queries.SNAPSHOT_COLUMNS.items()
+    },
+    **TREND_SCHEMA,
 }
 
 
@@ -107,8 +116,12 @@ def create_app(database_url: str) -> FastAPI:
         summary="The most-reviewed App Store apps and their mentions on X, night by night.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from vendored assets, never a CDN
     )
     app.state.engine = engine
+    app.state.spike_rule = SpikeRule()
+    add_local_docs(app)
+    app.include_router(pages)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_: Request, error: OperationalError) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy import Column
 
 from api.queries import HISTORY_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS
 from transforms.mentions import MentionStatus
+from sinks.trends import TREND_TYPES
 
 DESCRIPTIONS = {
     "id": "App Store id",
@@ -23,12 +24,22 @@ DESCRIPTIONS = {
     "mention_status": f"one of {', '.join(MentionStatus)} (skipped: no X token)",
     "snapshot_date": "the night the snapshot belongs to",
     "selection": "the run's genres and size, e.g. Book+Music/top10",
+    "prev_n_citacoes": "the count on the app's latest earlier night with a count; null if none",
+    "change": "n_citacoes - prev_n_citacoes",
+    "change_pct": "change as a percentage of prev_n_citacoes",
+    "prev_rank": "the app's rank on its previous snapshot of the selection",
+    "spike": "count above the trailing mean by more than the set standard deviations",
     "started_at": "UTC",
     "finished_at": "UTC",
 }
 
 
-def _model(name: str, columns: Mapping[str, Column[Any]], doc: str) -> type[BaseModel]:
+def _model(
+    name: str,
+    columns: Mapping[str, Column[Any]],
+    doc: str,
+    nullable: Mapping[str, type] | None = None,
+) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for key, column in columns.items():
         kind: Any = column.type.python_type
@@ -36,11 +47,16 @@ def _model(name: str, columns: Mapping[str, Column[Any]], doc: str) -> type[Base
             kind | None if column.nullable else kind,
             Field(description=DESCRIPTIONS.get(key)),
         )
+    for key, kind in (nullable or {}).items():
+        fields[key] = (kind | None, Field(description=DESCRIPTIONS.get(key)))
     return create_model(name, __doc__=doc, **fields)
 
 
 AppRow = _model(
-    "AppRow", SNAPSHOT_COLUMNS, "One app of a snapshot: the apps.csv/apps.json contract."
+    "AppRow",
+    SNAPSHOT_COLUMNS,
+    "One app of a snapshot: the apps.csv/apps.json contract, then the change columns.",
+    TREND_TYPES,
 )
 HistoryPoint = _model("HistoryPoint", HISTORY_COLUMNS, "One app in one snapshot.")
 Run = _model("Run", RUN_COLUMNS, "One flow run, as recorded in appbuzz_runs.")

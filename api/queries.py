@@ -14,6 +14,7 @@ from sqlalchemy import Column, Connection, Table, func, inspect, select
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
 from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
+from sinks.trends import SpikeRule, Trend, trend_columns, trends
 from transforms.ranking import selection_name
 
 # The flow's default choice: what `/apps.json` serves unasked.
@@ -49,8 +50,10 @@ def apps(
     selection: str,
     snapshot_date: date | None = None,
     genres: Sequence[str] = (),
+    rule: SpikeRule | None = None,
 ) -> list[dict[str, Any]]:
-    """One snapshot of `selection` in rank order: the newest (the view) or that of a date."""
+    """One snapshot of `selection` in rank order: the newest (the view) or that of a date; with
+    a `rule`, each row gains the change columns after the original ones (`sinks.trends`)."""
     if snapshot_date is None:
         source = app_mentions_latest
         columns = {name: source.c[name] for name in OUTPUT_COLUMNS}
@@ -68,7 +71,11 @@ def apps(
         query = query.where(source.c.snapshot_date == snapshot_date)
     if genres:
         query = query.where(source.c.prime_genre.in_(genres))
-    return [dict(row._mapping) for row in connection.execute(query)]
+    rows = [dict(row._mapping) for row in connection.execute(query)]
+    if rule is None or not rows:
+        return rows
+    found = {t.app_id: t for t in trends(connection, selection, rule, rows[0]["snapshot_date"])}
+    return [{**row, **trend_columns(found.get(row["id"]))} for row in rows]
 
 
 def runs(connection: Connection, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -95,3 +102,86 @@ def history(connection: Connection, app_id: int, selection: str) -> list[dict[st
         .order_by(app_mentions.c.snapshot_date)
     )
     return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def selections(connection: Connection) -> list[str]:
+    """Every selection that has a snapshot, by name."""
+    if not _exists(connection, app_mentions):
+        return []
+    query = select(app_mentions.c.selection).distinct().order_by(app_mentions.c.selection)
+    return list(connection.execute(query).scalars())
+
+
+def nights(connection: Connection, selection: str) -> list[date]:
+    """The snapshot dates of `selection`, newest first."""
+    if not _exists(connection, app_mentions):
+        return []
+    query = (
+        select(app_mentions.c.snapshot_date)
+        .where(app_mentions.c.selection == selection)
+        .distinct()
+        .order_by(app_mentions.c.snapshot_date.desc())
+    )
+    return list(connection.execute(query).scalars())
+
+
+# what the dashboard shows of each app on a night, beside its trend
+NIGHT_COLUMNS = (
+    "app_id", "rank", "track_name", "prime_genre", "n_citacoes", "mention_status", "mention_error",
+)  # fmt: skip
+
+
+def night(
+    connection: Connection, selection: str, snapshot_date: date, rule: SpikeRule
+) -> list[dict[str, Any]]:
+    """The apps of one night in rank order, each with its `Trend` under `trend`."""
+    query = (
+        select(*(app_mentions.c[name] for name in NIGHT_COLUMNS))
+        .where(
+            (app_mentions.c.selection == selection)
+            & (app_mentions.c.snapshot_date == snapshot_date)
+        )
+        .order_by(app_mentions.c.rank, app_mentions.c.app_id)
+    )
+    found = {t.app_id: t for t in trends(connection, selection, rule, snapshot_date)}
+    return [{**row._mapping, "trend": found.get(row.app_id)} for row in connection.execute(query)]
+
+
+def counts_by_app(
+    connection: Connection, selection: str, dates: Sequence[date], app_ids: Sequence[int]
+) -> dict[int, dict[date, int | None]]:
+    """Each app's count on each of `dates` (absent: the app had no row that night)."""
+    query = select(app_mentions.c.app_id, app_mentions.c.snapshot_date, app_mentions.c.n_citacoes)
+    query = query.where(
+        (app_mentions.c.selection == selection)
+        & app_mentions.c.snapshot_date.in_(dates)
+        & app_mentions.c.app_id.in_(app_ids)
+    )
+    found: dict[int, dict[date, int | None]] = {app_id: {} for app_id in app_ids}
+    for app_id, snapshot_date, count in connection.execute(query):
+        found[app_id][snapshot_date] = count
+    return found
+
+
+def app_nights(
+    connection: Connection, app_id: int, selection: str, rule: SpikeRule
+) -> list[dict[str, Any]]:
+    """Every night of `selection` that holds the app, oldest first, each with its `Trend`."""
+    points = history(connection, app_id, selection)
+    found: dict[date, Trend] = {
+        t.snapshot_date: t for t in trends(connection, selection, rule, app_id=app_id)
+    }
+    return [{**point, "trend": found.get(point["snapshot_date"])} for point in points]
+
+
+def app_name(connection: Connection, app_id: int, selection: str) -> str | None:
+    """The app's name on its newest night in `selection`."""
+    if not _exists(connection, app_mentions):
+        return None
+    query = (
+        select(app_mentions.c.track_name)
+        .where((app_mentions.c.app_id == app_id) & (app_mentions.c.selection == selection))
+        .order_by(app_mentions.c.snapshot_date.desc())
+        .limit(1)
+    )
+    return connection.execute(query).scalar_one_or_none()

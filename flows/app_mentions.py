@@ -22,14 +22,17 @@ from prefect import State, Task, flow, get_run_logger, task
 from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import Failed
+from sqlalchemy import Connection
 
 from flows.enrich import enrich_mentions
 from flows.preflight import preflight, read_settings
 from flows.settings import Settings
+from flows.trends import emit_spike_events
 from sinks.artifacts import publish_artifacts
 from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import database, record_run, replace_snapshot
 from sinks.files import PreparedOutputs, output_rows, prepare_outputs
+from sinks.trends import trend_frame, trends
 from sources.catalogue import SAMPLE_CATALOGUE, open_catalogue
 from sources.content_hash import file_sha256, prefetch_sha256
 from sources.x_api import STRATEGIES
@@ -45,6 +48,7 @@ from transforms.mentions import mention_totals
 from transforms.ranking import normalise_genres, selection_name
 from transforms.rejects import check_reject_share
 from transforms.run_record import RunRecord, RunStatus
+from transforms.trends import trend_note
 
 
 class _OneLineTaskFailures(logging.Filter):
@@ -86,6 +90,7 @@ class RunSummary:
 
     run: RunRecord
     outputs: dict[str, str]
+    trend_note: str | None = None  # the biggest mover and any spike, for the closing line
 
 
 check_run = task(name="preflight", retries=2, retry_delay_seconds=2, retry_condition_fn=_transient)(
@@ -164,31 +169,53 @@ def load_catalogue_rows(
         logger.info("catalogue %s was already loaded", rows.sha256[:12])
 
 
-@task(name="prepare-files")
-def prepare_files(out_dir: Path, rows: pl.DataFrame, rejects: pl.DataFrame) -> PreparedOutputs:
-    """Render the night's files; `load_snapshot` puts them in place with the rows."""
-    return prepare_outputs(out_dir, rows, rejects)
+@dataclass(frozen=True)
+class LoadedNight:
+    """The night as loaded: its rows with their change since the nights before (`night`), the
+    same shaped as the files' contract (`rows`), and where the files went."""
+
+    night: pl.DataFrame
+    rows: pl.DataFrame
+    outputs: dict[str, Path]
 
 
 @task(name="load-snapshot", retries=2, retry_delay_seconds=[2, 10])
 def load_snapshot(
-    settings: Settings, run: RunRecord, enriched: pl.DataFrame, files: PreparedOutputs
-) -> None:
-    """Replace the snapshot in one transaction that also puts the files in place (both or
-    neither, see `sinks.files.PreparedOutputs`); a retry redoes the whole (idempotent) load."""
-    rows = enriched.rename({"id": "app_id"}).with_columns(
+    settings: Settings,
+    run: RunRecord,
+    enriched: pl.DataFrame,
+    out_dir: Path,
+    rejects: pl.DataFrame,
+) -> LoadedNight:
+    """Replace the snapshot in one transaction which, before COMMIT, reads the night's change
+    back from the stored nights and puts the files in place (both or neither, see
+    `sinks.files.PreparedOutputs`); a retry redoes the whole (idempotent) load."""
+    stored = enriched.rename({"id": "app_id"}).with_columns(
         snapshot_date=pl.lit(run.snapshot_date),
         selection=pl.lit(run.selection),
         run_id=pl.lit(run.run_id),
         loaded_at=pl.lit(run.finished_at),
     )
+    staged: list[tuple[pl.DataFrame, pl.DataFrame, PreparedOutputs]] = []
+
+    def stage(connection: Connection) -> PreparedOutputs:
+        change = trend_frame(trends(connection, run.selection, settings, run.snapshot_date))
+        night = enriched.with_columns(snapshot_date=pl.lit(run.snapshot_date)).join(
+            change, on="id", how="left"
+        )
+        rows = output_rows(night)
+        staged.append((night, rows, prepare_outputs(out_dir, rows, rejects)))
+        return staged[-1][2]
+
     with database(settings.database_url.get_secret_value()) as engine:
-        replace_snapshot(engine, run, rows.drop("posts_consumed").to_dicts(), files)
+        replace_snapshot(engine, run, stored.drop("posts_consumed").to_dicts(), stage)
+    night, rows, files = staged[-1]
     get_run_logger().info(
         "loaded %d rows for %s on %s; wrote %s",
         rows.height, run.selection, run.snapshot_date,
         ", ".join(str(p) for p in files.paths.values()),
     )  # fmt: skip
+    return LoadedNight(night, rows, files.paths)
 
 
 @task(name="publish-artifacts")
@@ -297,11 +324,9 @@ def _run(
         record_failed_run(settings, run.failed(str(stopped), datetime.now(UTC)))
         raise
     run = run.completed(mention_totals(enriched), datetime.now(UTC))
-    rows = output_rows(enriched.with_columns(snapshot_date=pl.lit(run.snapshot_date)))
-    files = prepare_files(out_dir, rows, catalogue.rejects)
-    try:
-        load_snapshot(settings, run, enriched, files)
-    finally:
-        files.discard()
-    publish(run, rows, files.paths)
-    return RunSummary(run, {name: str(path) for name, path in files.paths.items()})
+    loaded = load_snapshot(settings, run, enriched, out_dir, catalogue.rejects)
+    publish(run, loaded.rows, loaded.outputs)
+    emit_spike_events(run, loaded.night)
+    return RunSummary(
+        run, {name: str(path) for name, path in loaded.outputs.items()}, trend_note(loaded.rows)
+    )

@@ -147,6 +147,7 @@ def run_command(args: argparse.Namespace) -> int:
             f"appbuzz: {run.selection} on {run.snapshot_date}: "
             f"{run.rows_read:,} rows read, {run.rows_rejected:,} rejected; "
             f"wrote {', '.join(summary.outputs.values())}"
+            + (f"; {summary.trend_note}" if summary.trend_note else "")
         )
         return EXIT_OK
     return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)

@@ -8,13 +8,18 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sinks.trends import SpikeRule
 from transforms.queries import DEFAULT_TEMPLATE, check_template
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-class Settings(BaseSettings):
-    """Everything appbuzz reads from the environment; secrets stay `SecretStr`."""
+class Settings(SpikeRule, BaseSettings):
+    """Everything appbuzz reads from the environment; secrets stay `SecretStr`.
+
+    The spike thresholds (`APPBUZZ_SPIKE_*`, `APPBUZZ_TREND_WINDOW_NIGHTS`) come from `SpikeRule`,
+    which the API reads on its own.
+    """
 
     # empty means unset: compose passes `X_BEARER_TOKEN=` on as "" when .env leaves it empty
     model_config = SettingsConfigDict(env_prefix="APPBUZZ_", extra="ignore", env_ignore_empty=True)

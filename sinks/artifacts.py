@@ -12,11 +12,18 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from transforms.mentions import MentionStatus
 from transforms.run_record import RunRecord
+from transforms.trends import describe_change, spikes, trend_note
 
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _change(row: Mapping[str, Any]) -> str:
+    if row["n_citacoes"] is None:
+        return "not counted"
+    return describe_change(row["change"], row["change_pct"])
 
 
 def summary_markdown(run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, Path]) -> str:
@@ -31,14 +38,28 @@ def summary_markdown(run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, P
         f"- mentions: ok {run.mentions_ok or 0}, capped {run.mentions_capped or 0}, "
         f"failed {run.mentions_failed or 0}, skipped {run.mentions_skipped or 0}",
         "",
-        "| rank | id | track_name | n_citacoes | status |",
-        "|---:|---:|---|---:|---|",
+    ]
+    trended = "spike" in rows.columns  # the change columns, beside each app when present
+    if trended:
+        lines.insert(-1, f"- {trend_note(rows)}")
+    lines += [
+        "| rank | id | track_name | n_citacoes | status |"
+        + (" change since the night before | spike |" if trended else ""),
+        "|---:|---:|---|---:|---|" + ("---:|---|" if trended else ""),
     ]
     lines += [
         f"| {r['rank']} | {r['id']} | {_cell(r['track_name'])} | {_cell(r['n_citacoes'])} "
         f"| {r['mention_status']} |"
+        + (f" {_change(r)} | {'SPIKE' if r['spike'] else ''} |" if trended else "")
         for r in rows.iter_rows(named=True)
     ]
+    if trended and spikes(rows).height:
+        lines += ["", "## Spikes", ""]
+        lines += [
+            f"- {_cell(r['track_name'])} (id {r['id']}): {r['n_citacoes']:,} mentions, "
+            f"{describe_change(r['change'], r['change_pct'])} since the night before"
+            for r in spikes(rows).iter_rows(named=True)
+        ]
     failed = rows.filter(pl.col("mention_status") == MentionStatus.FAILED.value)
     if failed.height:
         lines += ["", "## Failed apps", ""]

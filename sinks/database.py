@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -148,13 +148,15 @@ def replace_snapshot(
     engine: Engine,
     run: RunRecord,
     rows: Sequence[Mapping[str, Any]],
-    files: PreparedOutputs | None = None,
+    stage: Callable[[Connection], PreparedOutputs] | None = None,
 ) -> None:
     """Replace the snapshot (date, selection) with `rows` and record the run, all or nothing.
 
-    With `files`, they are published as the transaction's last step and restored if it does not
-    commit, so the files and the rows are of one night (see `sinks.files.PreparedOutputs`).
+    With `stage`, the files are rendered from the transaction's own view (the rows just written
+    and the nights before: their change), published as its last step and restored if it does
+    not commit, so the files and the rows are of one night (see `sinks.files.PreparedOutputs`).
     """
+    files: PreparedOutputs | None = None
     snapshot = (app_mentions.c.snapshot_date == run.snapshot_date) & (
         app_mentions.c.selection == run.selection
     )
@@ -166,12 +168,15 @@ def replace_snapshot(
                 if rows:
                     connection.execute(insert(app_mentions), list(rows))
                 connection.execute(insert(appbuzz_runs), run.row())
-                if files is not None:
+                if stage is not None:
+                    files = stage(connection)
                     files.publish()
         except BaseException:
             if files is not None:
                 files.restore()
             raise
+        if files is not None:
+            files.discard()  # committed: the previous files kept aside go
     except (OperationalError, InterfaceError) as error:  # the connection failed, not the data
         raise DatabaseUnavailable(
             f"database {_shown(engine.url)}: the load of {run.selection} on "

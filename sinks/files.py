@@ -15,6 +15,7 @@ from typing import IO
 import polars as pl
 
 from transforms.errors import OutputUnavailable
+from sinks.trends import TREND_COLUMNS
 
 # The original system's columns first, then ours: the contract of apps.csv and apps.json.
 OUTPUT_COLUMNS = (
@@ -161,8 +162,10 @@ def _json_default(value: object) -> str:
 
 
 def output_rows(enriched: pl.DataFrame) -> pl.DataFrame:
-    """The enriched rows shaped as the files' contract: App Store `id` first, rank order."""
-    return enriched.sort("rank").select(OUTPUT_COLUMNS)
+    """The enriched rows shaped as the files' contract: App Store `id` first, rank order, then
+    the change columns (`sinks.trends`) when the rows carry them."""
+    trends = [name for name in TREND_COLUMNS if name in enriched.columns]
+    return enriched.sort("rank").select(*OUTPUT_COLUMNS, *trends)
 
 
 def _csv_bytes(frame: pl.DataFrame) -> bytes:

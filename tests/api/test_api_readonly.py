@@ -124,8 +124,11 @@ def test_an_empty_database_serves_empty_answers(
         assert download.status_code == 200
         assert (
             download.text
-            == "id,track_name,n_citacoes,size_bytes,price,prime_genre,rank,rating_count_tot,mention_status,snapshot_date\n"
+            == "id,track_name,n_citacoes,size_bytes,price,prime_genre,rank,rating_count_tot,mention_status,snapshot_date,prev_n_citacoes,change,change_pct,prev_rank,spike\n"
         )
+        for page in ("/", "/history"):  # the dashboard's pages say there is nothing yet
+            assert httpx.get(base_url + page).status_code == 200, page
+        assert "No snapshot of Book+Music/top10 is stored yet" in httpx.get(base_url + "/").text
         assert httpx.get(f"{base_url}/apps/284035177/history").status_code == 404
         assert httpx.get(f"{base_url}/healthz").json()["status"] == "ok"
 

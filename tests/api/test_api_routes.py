@@ -9,6 +9,9 @@ import httpx
 import pytest
 
 from sinks.files import OUTPUT_COLUMNS
+from sinks.trends import TREND_COLUMNS
+
+COLUMNS = (*OUTPUT_COLUMNS, *TREND_COLUMNS)  # the original names first, then the change columns
 
 
 def test_apps_json_is_the_latest_file_row_for_row(served: str, snapshots) -> None:
@@ -18,7 +21,7 @@ def test_apps_json_is_the_latest_file_row_for_row(served: str, snapshots) -> Non
     rows = response.json()
     assert rows == snapshots.file_rows(snapshots.latest)
     assert len(rows) == 10 and [r["rank"] for r in rows] == list(range(1, 11))
-    assert all(tuple(row) == OUTPUT_COLUMNS for row in rows)  # original names first, in order
+    assert all(tuple(row) == COLUMNS for row in rows)  # original names first, in order
     assert {r["snapshot_date"] for r in rows} == {snapshots.latest}
     assert rows[0]["id"] == snapshots.climber
 
@@ -30,7 +33,7 @@ def test_apps_csv_is_the_latest_file_as_a_download(served: str, snapshots) -> No
     assert response.headers["content-disposition"] == "attachment; filename=apps.csv"
     assert response.content == (snapshots.out[snapshots.latest] / "apps.csv").read_bytes()
     table = list(csv.DictReader(io.StringIO(response.text)))
-    assert tuple(table[0]) == OUTPUT_COLUMNS
+    assert tuple(table[0]) == COLUMNS
     assert [int(r["id"]) for r in table] == [r["id"] for r in snapshots.file_rows(snapshots.latest)]
 
 
@@ -121,6 +124,6 @@ def test_health_and_docs(served: str, snapshots) -> None:
     spec = httpx.get(f"{served}/openapi.json").json()
     assert set(spec["paths"]) >= {"/apps.json", "/apps.csv", "/runs", "/apps/{app_id}/history"}
     row_schema = spec["components"]["schemas"]["AppRow"]["properties"]
-    assert tuple(row_schema) == OUTPUT_COLUMNS
+    assert tuple(row_schema) == COLUMNS
     docs = httpx.get(f"{served}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()

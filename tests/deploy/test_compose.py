@@ -17,6 +17,7 @@ import yaml
 from pydantic import AliasChoices
 
 from flows.settings import Settings
+from sinks.trends import SpikeRule
 from tests.deploy.production import CREATE_LIMIT, CREATE_POOL, DEPLOY, ROOT, START_WORKER
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -192,8 +193,11 @@ def test_api_serves_the_workers_database_and_nothing_else() -> None:
     found = services()
     api = found["api"]
     assert api["command"][:2] == ["appbuzz", "serve"] and "/healthz" in str(api["healthcheck"])
+    worker = found["worker"]["environment"]
+    spike_rule = {f"APPBUZZ_{name}".upper() for name in SpikeRule.model_fields}  # marks spikes
     assert api["environment"] == {
-        "APPBUZZ_DATABASE_URL": found["worker"]["environment"]["APPBUZZ_DATABASE_URL"]
+        "APPBUZZ_DATABASE_URL": worker["APPBUZZ_DATABASE_URL"],
+        **{name: worker[name] for name in spike_rule},
     }
 
 

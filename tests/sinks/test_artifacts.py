@@ -55,3 +55,24 @@ def test_failed_apps_are_listed_and_outputs_linked(tmp_path: Path) -> None:
 def test_no_failed_section_when_every_app_was_counted(tmp_path: Path) -> None:
     text = summary_markdown(RUN, rows(["ok", "ok"]), {"apps.csv": tmp_path / "apps.csv"})
     assert "Failed apps" not in text and "| 2 | 324684580 | Spotify \\| Music | 7 | ok |" in text
+
+
+def test_change_and_spikes_stand_beside_each_app(tmp_path: Path) -> None:
+    trended = rows(["ok", "ok", "failed"]).with_columns(
+        n_citacoes=pl.Series([1500, 7, None]),
+        change=pl.Series([1000, -2, None]),
+        change_pct=pl.Series([200.0, -22.22, None]),
+        spike=pl.Series([True, False, None]),
+    )
+    text = summary_markdown(RUN, trended, {"apps.csv": tmp_path / "apps.csv"})
+    assert "- biggest mover Pandora - Music & Radio +1,000 (+200%); spike: Pandora" in text
+    assert (
+        "| 1 | 284035177 | Pandora - Music & Radio | 1500 | ok | +1,000 (+200%) | SPIKE |" in text
+    )
+    assert "| 2 | 324684580 | Spotify \\| Music | 7 | ok | -2 (-22%) |  |" in text
+    assert "| 3 | 284993459 | Shazam |  | failed | not counted |  |" in text
+    spikes = text.split("## Spikes", 1)[1].split("##", 1)[0]
+    assert spikes.strip() == (
+        "- Pandora - Music & Radio (id 284035177): 1,500 mentions, +1,000 (+200%) since the "
+        "night before"
+    )

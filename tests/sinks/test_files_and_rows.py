@@ -44,11 +44,8 @@ def night(run_id: str, n: int) -> tuple[RunRecord, list[dict], pl.DataFrame, pl.
 def load(url: str, out: Path, run_id: str, n: int) -> PreparedOutputs:
     run, rows, shaped, rejects = night(run_id, n)
     prepared = prepare_outputs(out, shaped, rejects)
-    try:
-        with database(url) as engine:
-            replace_snapshot(engine, run, rows, prepared)
-    finally:
-        prepared.discard()
+    with database(url) as engine:
+        replace_snapshot(engine, run, rows, lambda _connection: prepared)
     return prepared
 
 

@@ -1,0 +1,198 @@
+"""Must-show 1, 2 and 5 of the trends issue, on fifteen nights loaded by real runs.
+
+The oracle is plain Python over the stored rows (no SQL windows): the API, the query on
+PostgreSQL, the same query on a SQLite copy of the rows, and the files each night wrote must all
+agree with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, insert, select
+
+from sinks.events import SPIKE_EVENT
+from sinks.files import OUTPUT_COLUMNS
+from sinks.tables import app_mentions, metadata
+from sinks.trends import TREND_COLUMNS, SpikeRule, trends
+from tests.polling import wait_for
+from tests.trends.conftest import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
+
+ORIGINAL = ("id", "track_name", "n_citacoes", "size_bytes", "price", "prime_genre")
+
+
+def stored_rows(database_url: str) -> list[dict[str, Any]]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(select(app_mentions))]
+    finally:
+        engine.dispose()
+
+
+def expected_trends(rows: list[dict[str, Any]], rule: SpikeRule) -> dict[tuple[date, int], dict]:
+    """The definition, night by night per app, in plain Python: gaps skipped, never zeros."""
+    expected = {}
+    by_app: dict[int, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: r["snapshot_date"]):
+        by_app.setdefault(row["app_id"], []).append(row)
+    for app_id, nights in by_app.items():
+        for i, row in enumerate(nights):
+            earlier_counts = [r["n_citacoes"] for r in nights[:i] if r["n_citacoes"] is not None]
+            n = row["n_citacoes"]
+            prev = earlier_counts[-1] if earlier_counts else None
+            change = None if n is None or prev is None else n - prev
+            window = earlier_counts[-rule.trend_window_nights :]
+            spike = None
+            if n is not None and prev is not None:
+                spike = (
+                    len(window) >= rule.spike_min_nights
+                    and n >= rule.spike_min_mentions
+                    and n > statistics.mean(window) + rule.spike_sigmas * statistics.stdev(window)
+                )
+            expected[(row["snapshot_date"], app_id)] = {
+                "prev_n_citacoes": prev,
+                "change": change,
+                "change_pct": None if change is None or not prev else round(100 * change / prev, 2),
+                "prev_rank": nights[i - 1]["rank"] if i else None,
+                "spike": spike,
+            }
+    return expected
+
+
+def test_view_and_api_equal_a_plain_python_computation(
+    fifteen_nights: Nights, nights_served: str, tmp_path
+) -> None:
+    rows = stored_rows(fifteen_nights.database_url)
+    assert {r["snapshot_date"] for r in rows} == set(fifteen_nights.nights)
+    assert len(rows) == 15 * 10
+    expected = expected_trends(rows, SpikeRule())
+
+    # the API, night by night
+    for night in fifteen_nights.nights:
+        served = httpx.get(f"{nights_served}/apps.json", params={"snapshot_date": str(night)})
+        for row in served.json():
+            assert {k: row[k] for k in TREND_COLUMNS} == expected[(night, row["id"])], (night, row)
+    # the query itself on PostgreSQL, and on SQLite over a copy of the same rows
+    copy = create_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    metadata.create_all(copy)
+    with copy.begin() as connection:
+        connection.execute(insert(app_mentions), rows)
+    for url in (fifteen_nights.database_url, f"sqlite:///{tmp_path / 'copy.db'}"):
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            found = trends(connection, SELECTION, SpikeRule())
+        engine.dispose()
+        assert len(found) == len(expected)
+        for t in found:
+            assert {k: getattr(t, k) for k in TREND_COLUMNS} == expected[
+                (t.snapshot_date, t.app_id)
+            ]
+
+    # every app has a change and a rank change on the last night (all were counted twice)
+    last = [v for (night, _), v in expected.items() if night == fifteen_nights.last]
+    assert all(v["change"] is not None and v["prev_rank"] is not None for v in last)
+    # the tripled app, and only it, is a spike, and only on the last night
+    tripled = fifteen_nights.app_at(TRIPLED_RANK)
+    spikes = sorted(key for key, v in expected.items() if v["spike"])
+    assert spikes == [(fifteen_nights.last, tripled["id"])]
+    assert expected[spikes[0]]["change"] == 2 * expected[spikes[0]]["prev_n_citacoes"]
+
+
+def test_a_failed_count_is_a_gap_not_a_zero(fifteen_nights: Nights, nights_served: str) -> None:
+    failed = fifteen_nights.app_at(FAILED_RANK)
+    points = httpx.get(f"{nights_served}/apps/{failed['id']}/history").json()
+    by_night = {date.fromisoformat(p["snapshot_date"]): p for p in points}
+    assert by_night[FAILED_NIGHT]["mention_status"] == "failed"
+    assert by_night[FAILED_NIGHT]["n_citacoes"] is None
+    before, after = (FAILED_NIGHT.fromordinal(FAILED_NIGHT.toordinal() + d) for d in (-1, 1))
+    at_gap = _row(nights_served, FAILED_NIGHT, failed["id"])
+    assert at_gap["change"] is None and at_gap["spike"] is None
+    assert at_gap["prev_n_citacoes"] == by_night[before]["n_citacoes"]
+    next_night = _row(nights_served, after, failed["id"])
+    # the night after the gap compares with the night before it, not with a zero
+    assert next_night["prev_n_citacoes"] == by_night[before]["n_citacoes"]
+    assert next_night["change"] == by_night[after]["n_citacoes"] - by_night[before]["n_citacoes"]
+    engine = create_engine(fifteen_nights.database_url)
+    with engine.connect() as connection:
+        found = trends(connection, SELECTION, SpikeRule(), after, failed["id"])
+    engine.dispose()
+    counted_before = sum(
+        1 for night, p in by_night.items() if night < after and p["n_citacoes"] is not None
+    )
+    assert found[0].trailing_nights == min(14, counted_before) == 8  # nine nights, one gap
+
+
+def _row(base_url: str, night: date, app_id: int) -> dict[str, Any]:
+    rows = httpx.get(f"{base_url}/apps.json", params={"snapshot_date": str(night)}).json()
+    return next(r for r in rows if r["id"] == app_id)
+
+
+def test_spike_reaches_prefect_as_one_event(fifteen_nights: Nights) -> None:
+    tripled = fifteen_nights.app_at(TRIPLED_RANK)
+    query = {
+        "filter": {
+            "event": {"name": [SPIKE_EVENT]},
+            "occurred": {"since": fifteen_nights.started.isoformat()},
+        },
+        "limit": 50,
+    }
+
+    def events() -> list[dict]:
+        reply = httpx.post(f"{fifteen_nights.prefect_api_url}/events/filter", json=query)
+        reply.raise_for_status()
+        return reply.json()["events"]
+
+    found = wait_for(events, timeout=60, what="the spike event to reach the Prefect server")
+    assert len(found) == 1, found  # one spiking app, one run: one event
+    event = found[0]
+    assert event["resource"]["prefect.resource.id"] == f"appbuzz.app.{tripled['id']}"
+    assert event["resource"]["appbuzz.selection"] == SELECTION
+    assert any(
+        r["prefect.resource.id"] == f"appbuzz.selection.{SELECTION}"
+        and r["prefect.resource.role"] == "selection"
+        for r in event["related"]
+    )
+    assert any(r["prefect.resource.role"] == "flow-run" for r in event["related"])
+    engine = create_engine(fifteen_nights.database_url)
+    with engine.connect() as connection:
+        (trend,) = trends(connection, SELECTION, SpikeRule(), fifteen_nights.last, tripled["id"])
+    engine.dispose()
+    payload = event["payload"]
+    assert payload["snapshot_date"] == str(fifteen_nights.last)
+    assert payload["count"] == trend.n_citacoes
+    assert payload["mean"] == pytest.approx(trend.trailing_mean)
+    assert payload["deviation"] == pytest.approx(trend.trailing_sd)
+    assert payload["sigmas"] > 3
+
+
+def test_closing_line_names_the_biggest_mover_and_the_spike(fifteen_nights: Nights) -> None:
+    tripled = fifteen_nights.app_at(TRIPLED_RANK)
+    line = fifteen_nights.closing_lines[fifteen_nights.last]
+    assert f"biggest mover {tripled['track_name']} +" in line
+    assert f"spike: {tripled['track_name']} (" in line
+    assert fifteen_nights.closing_lines[fifteen_nights.nights[0]].endswith(
+        "no change since the night before; no spike"
+    )
+
+
+def test_original_columns_come_first_in_routes_and_files(
+    fifteen_nights: Nights, nights_served: str
+) -> None:
+    """Must-show 5: a client of the original system sees its columns first, in order."""
+    served = httpx.get(f"{nights_served}/apps.json").json()
+    assert served and all(tuple(row)[:6] == ORIGINAL for row in served)
+    assert all(tuple(row) == (*OUTPUT_COLUMNS, *TREND_COLUMNS) for row in served)
+    header = next(csv.reader(io.StringIO(httpx.get(f"{nights_served}/apps.csv").text)))
+    assert tuple(header[:6]) == ORIGINAL and tuple(header) == (*OUTPUT_COLUMNS, *TREND_COLUMNS)
+    # the files the last night wrote hold the same rows, the change columns after the original
+    folder = fifteen_nights.out / fifteen_nights.last.isoformat()
+    assert json.loads((folder / "apps.json").read_text(encoding="utf-8")) == served
+    assert (folder / "apps.csv").read_bytes() == httpx.get(f"{nights_served}/apps.csv").content
