@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import queries
+from api.cache import CachedFastAPI, cached
 from api.models import AppRow, Health, HistoryPoint, Problem, Run
 from api.readonly import readonly_engine
 from sinks.database import describe_error
@@ -102,13 +103,14 @@ def create_app(database_url: str) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = CachedFastAPI(
         title="appbuzz",
         summary="The most-reviewed App Store apps and their mentions on X, night by night.",
         version="1",
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.cache_responses(engine)  # `@cached` routes' answers reused until a newer run commits
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_: Request, error: OperationalError) -> JSONResponse:
@@ -122,6 +124,7 @@ def create_app(database_url: str) -> FastAPI:
         response_model=list[AppRow],
         responses=UNAVAILABLE,
     )
+    @cached(pinned_by=["snapshot_date"])
     def apps_json(rows: Snapshot) -> list[dict[str, Any]]:
         """One snapshot in rank order, the original field names first (as `apps.json`)."""
         return rows
@@ -132,12 +135,14 @@ def create_app(database_url: str) -> FastAPI:
         response_class=CSVResponse,
         responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **UNAVAILABLE},
     )
+    @cached(pinned_by=["snapshot_date"])
     def apps_csv(rows: Snapshot) -> CSVResponse:
         """The same rows as `/apps.json`, as a download with the columns of `apps.csv`."""
         body = pl.DataFrame(rows, schema=_CSV_SCHEMA, orient="row").write_csv()
         return CSVResponse(body, headers={"Content-Disposition": "attachment; filename=apps.csv"})
 
     @app.get("/runs", summary="The run history", response_model=list[Run], responses=UNAVAILABLE)
+    @cached()
     def runs(
         db: Db,
         response: Response,
@@ -158,6 +163,7 @@ def create_app(database_url: str) -> FastAPI:
             **UNAVAILABLE,
         },
     )
+    @cached()
     def app_history(
         db: Db,
         app_id: Annotated[int, Path(ge=1, le=MAX_APP_ID, description="App Store id")],
