@@ -3,10 +3,9 @@
 What the API serves changes only when a run commits (the snapshot rows and its `appbuzz_runs` row
 go in one transaction), so a route marked `@cached(...)` renders a given path and query once per
 committed state. `SnapshotVersion` reads that state (`count(*)`, `max(finished_at)` and
-`max(snapshot_date)` of `appbuzz_runs`) at most every `interval` seconds, on the request that
-finds the last reading older than that: every process sees a commit within `interval` plus one
-probe, and nothing is served from a reading older than that. The version is read before the
-route renders, so an entry can hold newer rows than its version, never older ones.
+`max(snapshot_date)` of `appbuzz_runs`) every half second while requests come, and never answers
+from a reading older than 0.9 s: every process serves a commit within a second. The version is
+read before the route renders, so an entry can hold newer rows than its version, never older.
 
 `ResponseCache`, an ASGI middleware, answers a repeated request from the stored bytes without
 entering the framework: a strong `ETag` per body and encoding (`If-None-Match` gets `304`),
@@ -67,14 +66,21 @@ def cached(*, pinned_by: Iterable[str] = ()) -> Callable[[F], F]:
 
 
 class SnapshotVersion:
-    """The committed state of `appbuzz_runs`, re-read at most every `interval` seconds."""
+    """The committed state of `appbuzz_runs`, re-read every `interval` seconds while asked.
 
-    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+    A reading older than `interval` starts the next one in a thread and is still used while
+    that runs, up to `bound` seconds old; only past that do requests wait for the new reading.
+    So requests do not stall on every check, and no answer rests on a reading older than
+    `bound`: a commit is seen within `bound` plus one query.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 0.5, bound: float = 0.9) -> None:
         self.engine = engine
         self.interval = interval
+        self.bound = bound
         self.value: tuple[Hashable, date | None] | None = None
         self.read_at = -float("inf")
-        self._lock: asyncio.Lock | None = None
+        self._reading: asyncio.Task[None] | None = None
 
     def read(self) -> tuple[Hashable, date | None] | None:
         """(version, newest snapshot date), or None when the database does not answer."""
@@ -93,16 +99,24 @@ class SnapshotVersion:
             return None  # no caching then: the route itself answers 503
         return (count, str(finished), str(newest)), newest
 
+    async def _refresh(self) -> None:
+        started = time.monotonic()  # the reading is at least this recent
+        try:
+            self.value = await anyio.to_thread.run_sync(self.read)
+            self.read_at = started if self.value is not None else -float("inf")
+        finally:
+            self._reading = None
+
     async def current(self) -> tuple[Hashable, date | None] | None:
-        if time.monotonic() - self.read_at < self.interval:
+        age = time.monotonic() - self.read_at
+        if age < self.interval:
             return self.value
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            started = time.monotonic()
-            if started - self.read_at >= self.interval:  # not read while we waited
-                self.value = await anyio.to_thread.run_sync(self.read)
-                self.read_at = started if self.value is not None else -float("inf")
+        reading = self._reading
+        if reading is None:
+            reading = self._reading = asyncio.ensure_future(self._refresh())
+        if age < self.bound:
+            return self.value  # recent enough while the next reading is made
+        await asyncio.shield(reading)
         return self.value
 
 
