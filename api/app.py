@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import queries
 from api.docs import add_local_docs
+from api.cache import CachedFastAPI, cached
 from api.models import AppRow, Health, HistoryPoint, Problem, Run
 from api.pages import router as pages
 from api.readonly import readonly_engine
@@ -111,7 +112,7 @@ def create_app(database_url: str) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = CachedFastAPI(
         title="appbuzz",
         summary="The most-reviewed App Store apps and their mentions on X, night by night.",
         version="1",
@@ -122,6 +123,7 @@ def create_app(database_url: str) -> FastAPI:
     app.state.spike_rule = SpikeRule()
     add_local_docs(app)
     app.include_router(pages)
+    app.cache_responses(engine)  # `@cached` routes' answers reused until a newer run commits
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_: Request, error: OperationalError) -> JSONResponse:
@@ -135,6 +137,7 @@ def create_app(database_url: str) -> FastAPI:
         response_model=list[AppRow],
         responses=UNAVAILABLE,
     )
+    @cached(pinned_by=["snapshot_date"])
     def apps_json(rows: Snapshot) -> list[dict[str, Any]]:
         """One snapshot in rank order, the original field names first (as `apps.json`)."""
         return rows
@@ -145,12 +148,14 @@ def create_app(database_url: str) -> FastAPI:
         response_class=CSVResponse,
         responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **UNAVAILABLE},
     )
+    @cached(pinned_by=["snapshot_date"])
     def apps_csv(rows: Snapshot) -> CSVResponse:
         """The same rows as `/apps.json`, as a download with the columns of `apps.csv`."""
         body = pl.DataFrame(rows, schema=_CSV_SCHEMA, orient="row").write_csv()
         return CSVResponse(body, headers={"Content-Disposition": "attachment; filename=apps.csv"})
 
     @app.get("/runs", summary="The run history", response_model=list[Run], responses=UNAVAILABLE)
+    @cached()
     def runs(
         db: Db,
         response: Response,
@@ -171,6 +176,7 @@ def create_app(database_url: str) -> FastAPI:
             **UNAVAILABLE,
         },
     )
+    @cached()
     def app_history(
         db: Db,
         app_id: Annotated[int, Path(ge=1, le=MAX_APP_ID, description="App Store id")],

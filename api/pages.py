@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import Connection, Engine
 
 from api import dashboard
+from api.cache import cached
 from api.queries import DEFAULT_SELECTION
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -56,6 +57,7 @@ def _page(body: str | None, missing: str) -> HTMLResponse:
 
 
 @router.get("/")
+@cached(pinned_by=["night"])
 def overview(
     request: Request,
     db: Db,
@@ -68,6 +70,7 @@ def overview(
 
 
 @router.get("/apps/{app_id}")
+@cached()
 def app_page(
     request: Request,
     db: Db,
@@ -80,6 +83,7 @@ def app_page(
 
 
 @router.get("/history")
+@cached()
 def history(db: Db, offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0) -> HTMLResponse:
     """The run history, newest first."""
     return HTMLResponse(dashboard.history_page(db, offset))

@@ -16,7 +16,7 @@ import sys
 import time
 
 # Add a benchmark by writing bench/<name>.py with `run(quick: bool) -> bool` and listing it here.
-MODULES: tuple[str, ...] = ("bench.pipeline", "bench.overhead", "bench.x_api")
+MODULES: tuple[str, ...] = ("bench.pipeline", "bench.overhead", "bench.x_api", "bench.serve")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     serve.add_argument("--port", type=_port, default=8080, help="default: 8080")
     serve.add_argument("--database-url", help="SQLAlchemy URL (default: APPBUZZ_DATABASE_URL)")
+    serve.add_argument("--workers", type=_positive_int,
+                       help="server processes (default: one per core)")  # fmt: skip
 
     sample = commands.add_parser("sample", help="write the synthetic sample catalogue")
     sample.add_argument("--out", type=Path, required=True, help="where to write the CSV")
@@ -154,7 +156,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from api.server import listen, prepare, serve
+    from api.server import default_workers, listen, prepare, serve
     from flows.preflight import read_settings
     from sinks.database import safe_url
     from transforms.errors import AppbuzzError, UserError
@@ -171,7 +173,7 @@ def serve_command(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     print(f"appbuzz: serving {safe_url(url)} on http://{where} (docs at /docs)", flush=True)
-    serve(app, sock)
+    serve(app, sock, args.workers or default_workers())
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from api.readonly import readonly_engine
 from sinks.database import DatabaseUnavailable, check_database, make_engine
 from sinks.tables import appbuzz_runs, metadata
+from tests.polling import wait_for
 
 RUN = {
     "run_id": "00000000-0000-0000-0000-000000000001",
@@ -144,6 +145,8 @@ def test_a_database_that_goes_away_is_503_not_500(
             name = make_url(postgres_url).database
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+        # `/runs` was answered from memory: that holds until the next check of the newest run
+        wait_for(lambda: httpx.get(f"{base_url}/runs").status_code == 503, timeout=5)
         for path in ("/apps.json", "/apps.csv", "/runs", "/apps/1/history"):
             response = httpx.get(base_url + path)
             assert response.status_code == 503, path
