@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import queries
-from api.docs import add_local_docs
 from api.cache import CachedFastAPI, cached
+from api.docs import add_local_docs
 from api.models import AppRow, Health, HistoryPoint, Problem, Run
 from api.pages import router as pages
 from api.readonly import readonly_engine

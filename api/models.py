@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Column
 
 from api.queries import HISTORY_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS
-from transforms.mentions import MentionStatus
 from sinks.trends import TREND_TYPES
+from transforms.mentions import MentionStatus
 
 DESCRIPTIONS = {
     "id": "App Store id",

@@ -13,8 +13,8 @@ from sqlalchemy import Column, Connection, Table, func, inspect, select
 
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
-from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 from sinks.trends import SpikeRule, Trend, trend_columns, trends
+from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 from transforms.ranking import selection_name
 
 # The flow's default choice: what `/apps.json` serves unasked.

@@ -14,8 +14,8 @@ from typing import IO
 
 import polars as pl
 
-from transforms.errors import OutputUnavailable
 from sinks.trends import TREND_COLUMNS
+from transforms.errors import OutputUnavailable
 
 # The original system's columns first, then ours: the contract of apps.csv and apps.json.
 OUTPUT_COLUMNS = (
