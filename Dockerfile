@@ -17,8 +17,12 @@ RUN pip install -r requirements.lock
 COPY . .
 RUN pip install --no-deps -e . \
     && useradd --system --create-home --home-dir /home/appbuzz appbuzz \
-    && mkdir -p /var/lib/appbuzz/out /var/lib/appbuzz/results \
+    && mkdir -p /var/lib/appbuzz/out /var/lib/appbuzz/results /var/lib/appbuzz/prefect-ui \
     && chown -R appbuzz /var/lib/appbuzz
+
+# `prefect server start` writes its UI build at start; site-packages is not the appbuzz user's, so
+# without a folder of its own the server answers 404 on / (the API still works).
+ENV PREFECT_UI_STATIC_DIRECTORY=/var/lib/appbuzz/prefect-ui
 
 USER appbuzz
 

@@ -24,6 +24,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 SETTINGS_PREFIXES = ("APPBUZZ_", "X_", "TWITTER_")
+# what .env sets for compose itself rather than for ${VAR} in the file
+COMPOSE_OWN = {"COMPOSE_PROJECT_NAME"}
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
@@ -205,7 +207,7 @@ def test_env_example_and_compose_name_the_same_variables() -> None:
     referenced = set(INTERPOLATION.findall(COMPOSE.read_text()))
     referenced = {name for name, _, _ in referenced}
     example = env_example()
-    assert referenced == set(example), "each ${VAR} of compose is in .env.example and back"
+    assert referenced == set(example) - COMPOSE_OWN, "each ${VAR} of compose is in .env.example"
     assert "X_BEARER_TOKEN" in example and example["X_BEARER_TOKEN"] == "", "no real token"
     assert ".env" in (ROOT / ".gitignore").read_text().split()
 
@@ -235,3 +237,18 @@ def test_settings_read_the_worker_environment_built_from_env_example(
         without = {k: v for k, v in example.items() if k != secret}
         with pytest.raises(ValueError, match=secret):
             interpolate(COMPOSE.read_text(), without)
+
+
+def test_compose_1_29_and_v2_both_read_the_project_name() -> None:
+    # a top-level `name:` is Compose v2 only: Debian's docker-compose 1.29 rejects the file
+    assert set(compose()) <= {"services", "volumes"} | {k for k in compose() if k.startswith("x-")}
+    assert env_example()["COMPOSE_PROJECT_NAME"] == "appbuzz"
+
+
+def test_image_gives_the_prefect_ui_a_folder_its_user_owns() -> None:
+    # the server writes its UI build at start; site-packages is root's, so without this: 404 on /
+    text = DOCKERFILE.read_text()
+    folder = re.search(r"PREFECT_UI_STATIC_DIRECTORY=(\S+)", text)
+    assert folder, "PREFECT_UI_STATIC_DIRECTORY is not set in the image"
+    made = text.index(f"mkdir -p /var/lib/appbuzz/out /var/lib/appbuzz/results {folder.group(1)}")
+    assert made < text.index("chown -R appbuzz /var/lib/appbuzz") < text.index("USER appbuzz")
