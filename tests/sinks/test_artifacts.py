@@ -1,15 +1,22 @@
-"""The run summary a person reads in the Prefect UI: outputs linked, failed apps listed."""
+"""The run summary a person reads in the Prefect UI: outputs linked, failed apps listed; and\nthe artifacts as Prefect stores them."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
+from uuid import UUID
 
 import polars as pl
+import pytest
+from prefect import flow, get_client
+from prefect.client.schemas.filters import ArtifactFilter
+from prefect.context import FlowRunContext, get_run_context
 
-from sinks.artifacts import summary_markdown
+from sinks.artifacts import publish_artifacts, summary_markdown
 
 RUN = {
+    "run_id": "r-42",
     "selection": "Book+Music/top10",
     "snapshot_date": date(2026, 11, 28),
     "source_path": "/srv/appbuzz/AppleStore.csv",
@@ -49,3 +56,33 @@ def test_failed_apps_are_listed_and_outputs_linked(tmp_path: Path) -> None:
 def test_no_failed_section_when_every_app_was_counted(tmp_path: Path) -> None:
     text = summary_markdown(RUN, rows(["ok", "ok"]), {"apps.csv": tmp_path / "apps.csv"})
     assert "Failed apps" not in text and "| 2 | 324684580 | Spotify \\| Music | 7 | ok |" in text
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_published_artifacts_read_back_from_prefect(tmp_path: Path) -> None:
+    """Inside a flow run, as the pipeline does: the table and summary land on that run."""
+    outputs = {"apps.csv": tmp_path / "apps.csv"}
+    published = rows(["ok", "failed"]).with_columns(snapshot_date=pl.lit(date(2026, 11, 28)))
+
+    @flow
+    def publish() -> tuple[list[UUID], UUID]:
+        run_context = get_run_context()
+        assert isinstance(run_context, FlowRunContext) and run_context.flow_run is not None
+        return publish_artifacts(RUN, published, outputs), run_context.flow_run.id
+
+    ids, flow_run_id = publish()
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(id={"any_": ids}))
+    by_key = {a.key: a for a in found}
+    assert set(by_key) == {"app-mentions-top", "app-mentions-summary"}
+    assert {a.flow_run_id for a in found} == {flow_run_id}
+    table, summary = by_key["app-mentions-top"], by_key["app-mentions-summary"]
+    assert table.type == "table" and summary.type == "markdown"
+    cells = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [(r["id"], r["mention_status"], r["snapshot_date"]) for r in cells] == [
+        (284035177, "ok", "2026-11-28"),
+        (324684580, "failed", "2026-11-28"),
+    ]
+    assert summary.data == summary_markdown(RUN, published, outputs)
+    assert summary.description == "appbuzz run r-42"
+    assert table.description == "Top apps, Book+Music/top10 on 2026-11-28"

@@ -32,10 +32,10 @@ def oracle(path: Path, genres: set[str], top_n: int) -> list[int]:
         (["No Such Genre"], 10),
     ],
 )
-def test_ranking_matches_oracle(real_csv: Path, genres: list[str], top_n: int) -> None:
-    valid = plan_validation(scan_catalogue(open_catalogue(real_csv))).valid
+def test_ranking_matches_oracle(catalogue_csv: Path, genres: list[str], top_n: int) -> None:
+    valid = plan_validation(scan_catalogue(open_catalogue(catalogue_csv))).valid
     top = rank_top_apps(valid, genres, top_n).collect()
-    assert top["id"].to_list() == oracle(real_csv, set(genres), top_n)
+    assert top["id"].to_list() == oracle(catalogue_csv, set(genres), top_n)
     assert top["rank"].to_list() == list(range(1, top.height + 1))
 
 
