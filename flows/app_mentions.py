@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from prefect import flow, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.runtime import flow_run
-from prefect.states import Failed, State
+from prefect.states import Failed
 
 from flows.enrich import enrich_mentions
 from flows.settings import Settings, get_settings
@@ -195,7 +195,8 @@ def _run_name() -> str:
 
 def default_snapshot_date() -> date:
     """The flow run's scheduled date (UTC): a late nightly run still files under its own night."""
-    return flow_run.scheduled_start_time.astimezone(UTC).date()
+    scheduled: datetime = flow_run.scheduled_start_time
+    return scheduled.astimezone(UTC).date()
 
 
 @flow(name="app-mentions", flow_run_name=_run_name, log_prints=False)

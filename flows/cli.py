@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -153,14 +153,17 @@ def run_command(args: argparse.Namespace) -> int:
         return_state=True,
     )
     if state.is_completed():
-        summary = state.result()
+        summary: dict[str, Any] = state.result()  # type: ignore[assignment]  # the flow's dict
         print(
             f"appbuzz: {summary['selection']} on {summary['snapshot_date']}: "
             f"{summary['rows_read']:,} rows read, {summary['rows_rejected']:,} rejected; "
             f"wrote {', '.join(summary['outputs'].values())}"
         )
         return EXIT_OK
-    return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)
+    return _fail(
+        EXIT_USAGE if state.name == REJECTED else EXIT_FAILED,
+        state.message or state.name or "failed",
+    )
 
 
 def serve_command(args: argparse.Namespace) -> int:

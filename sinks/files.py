@@ -45,7 +45,7 @@ def check_out_dir(out_dir: Path) -> None:
         raise OutputUnavailable(f"output folder {out_dir}: {existing} is not writable")
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

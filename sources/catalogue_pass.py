@@ -186,7 +186,7 @@ def _step_one(
 
 
 def _failed_rows(files: _Files) -> int:
-    return pl.scan_parquet(files.notable).select(pl.col(FAILED).sum()).collect().item()
+    return int(pl.scan_parquet(files.notable).select(pl.col(FAILED).sum()).collect().item())
 
 
 def _step_two(

@@ -27,13 +27,16 @@ from pathlib import Path
 import polars as pl
 from pandera.api.checks import Check
 from pandera.api.polars.types import PolarsData
+from pandera.polars import DataFrameSchema
 
 from transforms.errors import InputRejected
 from transforms.schema import CATALOGUE_SCHEMA, REQUIRED_COLUMNS
 
 ROW_NUMBER = "row_number"
 REJECT_COLUMNS = ("row_number", "column", "check", "value")
-REJECT_SCHEMA = {ROW_NUMBER: pl.Int64, "column": pl.String, "check": pl.String, "value": pl.String}
+REJECT_SCHEMA = pl.Schema(
+    {ROW_NUMBER: pl.Int64, "column": pl.String, "check": pl.String, "value": pl.String}
+)
 UNIQUENESS = "field_uniqueness"
 VALUE_LIMIT = 200
 
@@ -64,13 +67,14 @@ class _ExpressionCapture:
 
 
 def _check_expression(column: str, check: Check) -> pl.Expr:
-    expr = check._check_fn(PolarsData(_ExpressionCapture(), column), **check._check_kwargs)
+    capture = _ExpressionCapture()  # stands in for the LazyFrame: collects the expression
+    expr = check._check_fn(PolarsData(capture, column), **check._check_kwargs)  # type: ignore[arg-type]
     if not isinstance(expr, pl.Expr):
         raise TypeError(f"check {check.error!r} on {column!r} cannot run inside a lazy plan")
     return expr
 
 
-def _rules(schema=CATALOGUE_SCHEMA) -> Iterator[Rule]:
+def _rules(schema: DataFrameSchema = CATALOGUE_SCHEMA) -> Iterator[Rule]:
     if schema.unique:
         raise TypeError(f"schema-level unique={schema.unique!r} is not compiled by this module")
     for name, column in schema.columns.items():
