@@ -15,11 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy import Connection, make_url, text
 
 from bench.services import free_port
-from tests.hostile.tools import backends_waiting, files_state, has_written, run_job, table_state
-from tests.support.catalogues import top_apps, variant_without
+from tests.hostile.tools import (
+    backends_waiting,
+    files_state,
+    has_written,
+    load_blocked_by_a_lock,
+    run_job,
+    table_state,
+)
+from tests.support.catalogues import top_apps
 from tests.support.cli import Cli, Job
 from tests.support.polling import wait_for
 
@@ -131,15 +138,10 @@ def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
     committed) by a lock this test holds on `appbuzz_runs`; then its backend is terminated, on
     every attempt Prefect makes. The run fails; the previous snapshot and files are as they were."""
     top_id = top_apps(catalogue_csv)["id"][0]
-    previous = variant_without(catalogue_csv, tmp_path, top_id)
-    seeded = cli.run(run_job(tmp_path, previous, postgres_url, SNAPSHOT))
-    assert seeded.returncode == 0, seeded.stderr
-    before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
-
-    holder = create_engine(postgres_url)
-    with holder.connect() as blocker:
-        blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
-        run = cli.start(run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT))
+    with load_blocked_by_a_lock(
+        cli, postgres_url, catalogue_csv, tmp_path, SNAPSHOT, without=top_id
+    ) as blocked:
+        run, before_tables, before_files = blocked.run, blocked.tables, blocked.files
         ended: set[int] = set()
         while run.poll() is None:  # each attempt: wait until it blocks mid-transaction, end it
             waiting = [pid for pid in backends_waiting(pg_session, "relation") if pid not in ended]
@@ -160,8 +162,7 @@ def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
                 what="the next load attempt or the end of the run",
             )
         _, stderr = run.communicate()
-        blocker.rollback()
-    holder.dispose()
+        blocked.blocker.rollback()
 
     assert len(ended) == 3  # the first attempt and Prefect's two retries
     assert run.returncode == 1

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, text
 
 from sinks.tables import app_mentions
 from tests.fake_x_api import FakeXApi
@@ -20,11 +20,12 @@ from tests.hostile.tools import (
     backends_waiting,
     files_state,
     has_written,
+    load_blocked_by_a_lock,
     ranked_apps,
     run_job,
     table_state,
 )
-from tests.support.catalogues import top_apps, variant_without
+from tests.support.catalogues import top_apps
 from tests.support.cli import Cli, Job
 from tests.support.polling import wait_for
 from tests.support.processes import stop_group
@@ -46,15 +47,10 @@ def test_sigkill_inside_the_load_keeps_the_previous_snapshot_and_the_next_run_co
     cli: Cli, postgres_url: str, pg_session: Connection, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     second = top_apps(catalogue_csv).row(1, named=True)
-    previous = variant_without(catalogue_csv, tmp_path, second["id"])
-    seeded = cli.run(run_job(tmp_path, previous, postgres_url, SNAPSHOT))
-    assert seeded.returncode == 0, seeded.stderr
-    before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
-
-    holder = create_engine(postgres_url)
-    with holder.connect() as blocker:
-        blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
-        run = cli.start(run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT))
+    with load_blocked_by_a_lock(
+        cli, postgres_url, catalogue_csv, tmp_path, SNAPSHOT, without=second["id"]
+    ) as blocked:
+        run, before_tables, before_files = blocked.run, blocked.tables, blocked.files
         try:
             (pid,) = wait_for(lambda: backends_waiting(pg_session, "relation"), timeout=120,
                               what="the load to block inside its transaction")  # fmt: skip
@@ -62,8 +58,7 @@ def test_sigkill_inside_the_load_keeps_the_previous_snapshot_and_the_next_run_co
         finally:
             stop_group(run, grace=0)  # SIGKILL to the CLI and everything it started
         assert run.returncode == -9
-        blocker.rollback()  # the orphaned backend goes on, finds its client gone, rolls back
-    holder.dispose()
+        blocked.blocker.rollback()  # the orphaned backend goes on, finds its client gone
     wait_for(lambda: other_sessions(pg_session) == 0, timeout=60,
              what="the killed run's session to end")  # fmt: skip
 

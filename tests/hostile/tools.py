@@ -4,12 +4,17 @@ runner and the rest are the suite's toolkit (tests/support/)."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, inspect, select, text
 
 from sinks.tables import app_mentions, appbuzz_runs
-from tests.support.cli import Job
+from tests.support.catalogues import variant_without
+from tests.support.cli import Cli, Job
 
 
 def files_state(root: Path) -> dict[str, bytes]:
@@ -97,3 +102,33 @@ def run_job(folder: Path, csv: Path, database: str, snapshot: str) -> Job:
     """`appbuzz run` on `csv` into `database`, files into `folder`/out, for one snapshot date."""
     return Job(folder, ["run", "--csv", str(csv), "--database-url", database, "--out", "out",
                         "--snapshot-date", snapshot])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BlockedLoad:
+    """A run whose load waits on a lock this test holds, and what the night held before it."""
+
+    run: subprocess.Popen[str]
+    blocker: Connection  # holds LOCK TABLE appbuzz_runs; roll it back to let the run go on
+    tables: dict[str, list[tuple]]
+    files: dict[str, bytes]
+
+
+@contextmanager
+def load_blocked_by_a_lock(
+    cli: Cli, url: str, catalogue: Path, folder: Path, snapshot: str, without: int
+) -> Iterator[BlockedLoad]:
+    """Seed the night from `catalogue` without app `without` (another top 10), then start a run
+    of the whole catalogue on the same night while a session of this test holds an exclusive lock
+    on `appbuzz_runs`: the run's load blocks inside its transaction (old rows out, new rows in)."""
+    seeded = cli.run(run_job(folder, variant_without(catalogue, folder, without), url, snapshot))
+    assert seeded.returncode == 0, seeded.stderr
+    tables, files = table_state(url), files_state(folder / "out")
+    holder = create_engine(url)
+    try:
+        with holder.connect() as blocker:
+            blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
+            run = cli.start(run_job(folder, catalogue, url, snapshot))
+            yield BlockedLoad(run, blocker, tables, files)
+    finally:
+        holder.dispose()
