@@ -72,12 +72,18 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """Prefect's own test harness: flows called in this process run against a temporary DB."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness(prefect_server: PrefectServer) -> Iterator[None]:
+    """Flows called in this process run against the session's Prefect server (the one server of
+    the session; Prefect's `prefect_test_harness` would start a second)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
         yield
+        # send what is queued while the server is still up (as prefect_test_harness does)
+        APILogWorker.drain_all(timeout=30)
+        EventsWorker.drain_all(timeout=30)
 
 
 @pytest.fixture(scope="session")
