@@ -23,6 +23,7 @@ __all__ = [
     "REAL_CSV",
     "ROWS",
     "generated",
+    "sample_catalogue",
     "top_apps",
     "variant_without",
     "write_catalogue",
@@ -35,7 +36,7 @@ SEED = 20261201  # not the shipped sample's: another catalogue of the same kind
 
 def generated(rows: int = ROWS, seed: int = SEED) -> pl.DataFrame:
     """A realistic catalogue of `rows` apps, the same for the same arguments."""
-    return sample_catalogue(rows, seed=seed)
+    return sample_catalogue(rows, seed=seed, distinct_brands=True)
 
 
 def write_catalogue(path: Path, catalogue: pl.DataFrame | None = None) -> Path:
