@@ -1,4 +1,5 @@
-"""A corpus of odd and broken catalogues, made from the real file at run time, through the CLI.
+"""A corpus of odd and broken catalogues, made at run time from a generated catalogue as large
+as the real file (tests/support/catalogues.py), through the CLI.
 
 Each case states its outcome: accepted with the clean file's exact answer; rejected whole (exit 2,
 one line naming the file and the line or column, nothing touched); or completed with the bad rows
@@ -105,7 +106,7 @@ def variant(
     crlf: bool = False,
     bom: bool = False,
 ) -> bytes:
-    """The real catalogue as another copy in circulation writes it: the leading row-number column
+    """The catalogue as another copy in circulation writes it: the leading row-number column
     dropped (`row_number=None`) or named, columns shuffled, unknown columns added, another
     separator, CRLF line endings, a byte-order mark."""
     header, rows = list(c.header), [list(r) for r in c.rows]
@@ -166,7 +167,7 @@ ACCEPTED: dict[str, Callable[[Catalogue], bytes]] = {
 
 
 def invalid_utf8_at(c: Catalogue, line: int, old: bytes, new: bytes) -> bytes:
-    """The real file with one byte sequence replaced on (1-based, physical) `line`."""
+    """The catalogue with one byte sequence replaced on (1-based, physical) `line`."""
     lines = c.raw.split(b"\n")
     assert old in lines[line - 1]
     lines[line - 1] = lines[line - 1].replace(old, new, 1)
@@ -271,7 +272,7 @@ def megabyte_name() -> str:
 
 
 def quarantine_corpus(c: Catalogue) -> tuple[bytes, dict[str, tuple[str, str]]]:
-    """The real file with one bad row per rule, each on an app that would be in the top 10.
+    """The catalogue with one bad row per rule, each on an app that would be in the top 10.
 
     Returns the file and, per app id, the (column, check) that must quarantine it.
     """

@@ -1,4 +1,5 @@
-"""Ranking on the real catalogue, checked against an independent plain-Python oracle."""
+"""Ranking on a generated catalogue as large as the real one, checked against an independent
+plain-Python oracle."""
 
 from __future__ import annotations
 
