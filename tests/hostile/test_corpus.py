@@ -175,9 +175,8 @@ def invalid_utf8_at(c: Catalogue, line: int, old: bytes, new: bytes) -> bytes:
 
 
 def deep_invalid_utf8(c: Catalogue) -> bytes:
-    data = invalid_utf8_at(c, 6001, b',"', b',"\xe9')  # Latin-1 "é", far past 64 KiB
-    assert data.index(b',"\xe9') > 10 * 64 * 1024
-    return data
+    assert len(b"\n".join(c.raw.split(b"\n")[:6000])) > 10 * 64 * 1024  # far past 64 KiB
+    return invalid_utf8_at(c, 6001, b',"', b',"\xe9')  # a Latin-1 "é" opens the id
 
 
 def quote_closed_early(c: Catalogue) -> bytes:
@@ -192,8 +191,9 @@ def cut_off_in_a_name(c: Catalogue) -> bytes:
     """A download that stopped inside a quoted name, on line 1231."""
     lines = c.raw.split(b"\n")
     start = sum(len(line) + 1 for line in lines[:1230])
-    name = lines[1230].index(b',"', lines[1230].index(b'",') + 2) + 1  # third field's quote
-    data = c.raw[: start + name + 5]
+    quote = lines[1230].index(b',"', lines[1230].index(b'",') + 2) + 1  # third field's quote
+    first_chars = lines[1230][quote + 1 :].decode("utf-8")[:4].encode("utf-8")  # whole characters
+    data = c.raw[: start + quote + 1 + len(first_chars)]
     assert data.count(b"\n") + 1 == 1231
     return data
 

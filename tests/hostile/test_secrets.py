@@ -7,6 +7,7 @@ Prefect home on disk, exception messages, repr of the settings). Found nowhere.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import uuid
 from collections.abc import Iterator
@@ -91,7 +92,7 @@ def test_canary_secrets_never_leave_the_process(
     lines = catalogue_csv.read_bytes().split(b"\n")
     broken = tmp_path / "broken.csv"  # rejected inside the flow: a Prefect state with a message
     broken.write_bytes(
-        b"\n".join([lines[0], *(line.replace(b",0,", b",free,") for line in lines[1:])])
+        b"\n".join([lines[0], *(re.sub(rb'"USD",[0-9.]+,', b'"USD",free,', x) for x in lines[1:])])
     )
     fake_x_api.token = X_CANARY
     fake_x_api.script("status", status=503)  # a retried fault and a refused query: error paths
