@@ -8,7 +8,7 @@ sends can reach the database as a malformed value; a database that went away is 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
@@ -37,7 +37,9 @@ Text = Annotated[
 ]
 
 MAX_APP_ID = 2**63 - 1  # BIGINT: a larger id is unknown by construction, and must not overflow
-UNAVAILABLE = {503: {"model": Problem, "description": "the database is unavailable"}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Problem, "description": "the database is unavailable"}
+}
 
 SelectionParam = Annotated[
     Text,
@@ -108,7 +110,7 @@ def create_app(database_url: str) -> FastAPI:
     engine = readonly_engine(database_url)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI):
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
 
@@ -134,7 +136,7 @@ def create_app(database_url: str) -> FastAPI:
     @app.get(
         "/apps.json",
         summary="A snapshot as JSON",
-        response_model=list[AppRow],
+        response_model=list[AppRow],  # type: ignore[valid-type]  # a pydantic create_model
         responses=UNAVAILABLE,
     )
     @cached(pinned_by=["snapshot_date"])
@@ -154,7 +156,12 @@ def create_app(database_url: str) -> FastAPI:
         body = pl.DataFrame(rows, schema=_CSV_SCHEMA, orient="row").write_csv()
         return CSVResponse(body, headers={"Content-Disposition": "attachment; filename=apps.csv"})
 
-    @app.get("/runs", summary="The run history", response_model=list[Run], responses=UNAVAILABLE)
+    @app.get(
+        "/runs",
+        summary="The run history",
+        response_model=list[Run],  # type: ignore[valid-type]
+        responses=UNAVAILABLE,
+    )
     @cached()
     def runs(
         db: Db,
@@ -170,7 +177,7 @@ def create_app(database_url: str) -> FastAPI:
     @app.get(
         "/apps/{app_id}/history",
         summary="One app across snapshots",
-        response_model=list[HistoryPoint],
+        response_model=list[HistoryPoint],  # type: ignore[valid-type]
         responses={
             404: {"model": Problem, "description": "no snapshot holds the app"},
             **UNAVAILABLE,

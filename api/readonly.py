@@ -24,7 +24,10 @@ def readonly_engine(url: str) -> Engine:
             return create_engine(_sqlite_readonly_url(url, parsed), pool_pre_ping=True)
         if backend == "postgresql":
             options = " ".join(
-                filter(None, [parsed.query.get("options"), "-c default_transaction_read_only=on"])
+                filter(
+                    None,
+                    [str(parsed.query.get("options") or ""), "-c default_transaction_read_only=on"],
+                )
             )
             return create_engine(
                 parsed,

@@ -95,13 +95,15 @@ def prefect_server() -> Iterator[PrefectServer]:
 
 @dataclass
 class ScratchDatabases:
-    """Creates PostgreSQL databases named appbuzz_bench_*, and drops every one it made."""
+    """Creates PostgreSQL databases named `prefix`_*, and drops every one it made (the
+    benchmarks' and, through tests/support/postgres.py, the test suite's)."""
 
     admin_url: str
     created: list[str] = field(default_factory=list)
+    prefix: str = "appbuzz_bench"
 
     def create(self) -> str:
-        name = f"appbuzz_bench_{uuid.uuid4().hex[:12]}"
+        name = f"{self.prefix}_{uuid.uuid4().hex[:12]}"
         self._admin(f'CREATE DATABASE "{name}"')
         self.created.append(name)
         return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)

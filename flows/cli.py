@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 
@@ -152,7 +152,10 @@ def run_command(args: argparse.Namespace) -> int:
             + (f"; {summary.trend_note}" if summary.trend_note else "")
         )
         return EXIT_OK
-    return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)
+    return _fail(
+        EXIT_USAGE if state.name == REJECTED else EXIT_FAILED,
+        state.message or state.name or "failed",
+    )
 
 
 def serve_command(args: argparse.Namespace) -> int:

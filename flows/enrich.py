@@ -21,12 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
-from prefect import get_run_logger, task, unmapped
+from prefect import State, get_run_logger, task, unmapped
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed
 from prefect.transactions import get_transaction
 from pydantic import SecretStr
 

@@ -76,13 +76,14 @@ def publish_artifacts(
 ) -> list[UUID]:
     """Create the table and markdown artifacts of one run; keys group them across runs."""
     table = rows.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
+    # sync callers get the id (Prefect's sync_compatible types the coroutine too)
     return [
-        create_table_artifact(
+        create_table_artifact(  # type: ignore[list-item]
             key="app-mentions-top",
             table=table,
             description=f"Top apps, {run.selection} on {run.snapshot_date}",
         ),
-        create_markdown_artifact(
+        create_markdown_artifact(  # type: ignore[list-item]
             key="app-mentions-summary",
             markdown=summary_markdown(run, rows, outputs),
             description=f"appbuzz run {run.run_id}",

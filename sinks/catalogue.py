@@ -95,7 +95,9 @@ def _copy_postgresql(
         table=sql.Identifier(app_catalogue.name),
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
     )
-    cursor = connection.connection.driver_connection.cursor()
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a live psycopg connection: the COPY runs on it
+    cursor = driver.cursor()
     with cursor.copy(statement) as copy:
         if not exclude:
             with csv_path.open("rb") as handle:

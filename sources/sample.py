@@ -56,8 +56,26 @@ _TAGLINES = (
 _CONT_RATINGS = ("4+", "9+", "12+", "17+")
 
 
-def sample_catalogue(rows: int = 300, seed: int = 20170601) -> pl.DataFrame:
-    """`rows` synthetic apps; Book and Music get a good share so the default run ranks ten."""
+_SYLLABLES = ("ka", "lo", "mi", "ra", "tu", "ve", "zo", "ne", "si", "pa", "du", "re")
+
+
+def _coined(index: int) -> str:
+    """A made-up word, different for every index: a brand's second word."""
+    word = ""
+    while True:
+        index, digit = divmod(index, len(_SYLLABLES))
+        word += _SYLLABLES[digit]
+        if index == 0:
+            return word.capitalize()
+
+
+def sample_catalogue(
+    rows: int = 300, seed: int = 20170601, distinct_brands: bool = False
+) -> pl.DataFrame:
+    """`rows` synthetic apps; Book and Music get a good share so the default run ranks ten.
+
+    `distinct_brands` gives every app a brand of its own (as most apps of the real file have), so
+    a large catalogue's top apps never share an X query; the default keeps the shipped sample."""
     rng = random.Random(seed)
     genres = [
         rng.choice(("Book", "Music")) if rng.random() < 0.3 else rng.choice(GENRES)
@@ -67,6 +85,11 @@ def sample_catalogue(rows: int = 300, seed: int = 20170601) -> pl.DataFrame:
         f"{rng.choice(_BRANDS)} {rng.choice(_NOUNS.get(g, _DEFAULT_NOUNS))}{rng.choice(_TAGLINES)}"
         for g in genres
     ]
+    if distinct_brands:
+        names = [
+            name.replace(" ", f" {_coined(i)} ", 1) if " " in name else f"{name} {_coined(i)}"
+            for i, name in enumerate(names)
+        ]
     # heavy-tailed counts, rounded so that ties happen, as they do in the real file
     ratings = [int(rng.paretovariate(0.9) * 40) // 10 * 10 for _ in range(rows)]
     ids = rng.sample(range(281_000_000, 1_190_000_000), rows)

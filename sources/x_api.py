@@ -100,7 +100,7 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Exponential backoff with (equal) jitter: half fixed, half random."""
         ceiling = min(MAX_BACKOFF_SECONDS, self.base_seconds * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
 class XApi:

@@ -1,73 +1,61 @@
-"""Shared fixtures: the real catalogue, real databases, a real Prefect server, the CLI.
+"""Shared fixtures, each built from the toolkit in tests/support/: generated catalogues (and the
+real one for `real_data` tests), real databases, one real Prefect server, the CLI.
 
-PostgreSQL is the local server (APPBUZZ_TEST_POSTGRES_URL, default the CI machine's
-`postgresql+psycopg://postgres@127.0.0.1:5432/test`); each test gets a database of its own. When
-the server is away the PostgreSQL tests skip on a laptop and fail in CI (CI=true).
+PostgreSQL is the local server (tests/support/postgres.py); each test gets a database of its own.
+When the server is away the PostgreSQL tests skip on a laptop and fail in CI (CI=true).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
-from bench.services import PrefectServer
-from bench.services import prefect_server as start_prefect_server
-
-ROOT = Path(__file__).resolve().parent.parent
-REAL_CSV = ROOT.parent / "shared" / "data" / "AppleStore.csv"
-POSTGRES_URL = os.environ.get(
-    "APPBUZZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.support.catalogues import REAL_CSV, write_catalogue
+from tests.support.cli import CLI_TIMEOUT, Cli, Job
+from tests.support.environment import is_setting
+from tests.support.postgres import POSTGRES_URL, checked_server, missing, scratch_database
+from tests.support.prefect import PrefectServer
+from tests.support.prefect import prefect_server as start_prefect_server
 
 
 @pytest.fixture(scope="session")
-def real_csv() -> Path:
+def catalogue_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated catalogue as large as the real file (tests/support/catalogues.py)."""
+    return write_catalogue(tmp_path_factory.mktemp("catalogue") / "catalogue.csv")
+
+
+@pytest.fixture
+def real_csv(request: pytest.FixtureRequest) -> Path:
+    """The real AppleStore.csv, for tests marked `real_data` only (their point is its answers)."""
+    if request.node.get_closest_marker("real_data") is None:
+        pytest.fail("only tests marked @pytest.mark.real_data read the real catalogue")
     if not REAL_CSV.exists():
-        if IN_CI:
-            pytest.fail(f"{REAL_CSV} is missing: CI must have ../shared/data/AppleStore.csv")
-        pytest.skip(f"{REAL_CSV} not present")
+        missing(f"{REAL_CSV} is missing (the public Kaggle 'Mobile App Store' AppleStore.csv)")
     return REAL_CSV
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process without appbuzz's, X's and Twitter's settings, for in-process runs."""
+    for name in [n for n in os.environ if is_setting(n)]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The admin URL of the local PostgreSQL server, once checked."""
-    engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as error:
-        message = f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    finally:
-        engine.dispose()
-    return POSTGRES_URL
+    return checked_server(POSTGRES_URL)
 
 
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"appbuzz_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture
@@ -79,17 +67,23 @@ def sqlite_url(tmp_path: Path) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Both backends: the same test runs on SQLite and on the local PostgreSQL."""
     if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    return request.getfixturevalue("postgres_url")
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """Prefect's own test harness: flows called in this process run against a temporary DB."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness(prefect_server: PrefectServer) -> Iterator[None]:
+    """Flows called in this process run against the session's Prefect server (the one server of
+    the session; Prefect's `prefect_test_harness` would start a second)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
         yield
+        # send what is queued while the server is still up (as prefect_test_harness does)
+        APILogWorker.drain_all(timeout=30)
+        EventsWorker.drain_all(timeout=30)
 
 
 @pytest.fixture(scope="session")
@@ -103,32 +97,20 @@ def prefect_server() -> Iterator[PrefectServer]:
         yield server
 
 
-@dataclass(frozen=True)
-class CliResult:
-    returncode: int
-    stdout: str
-    stderr: str
+@pytest.fixture(scope="session")
+def cli(prefect_server: PrefectServer) -> Cli:
+    """Runs `appbuzz` as subprocesses against the session's Prefect server."""
+    return Cli(prefect_server.env())
 
 
 @pytest.fixture
-def run_cli(prefect_server: PrefectServer, tmp_path: Path):
-    """Run `appbuzz ...` as a subprocess in `tmp_path`, talking to the session's Prefect server."""
+def run_cli(cli: Cli, tmp_path: Path) -> Callable[..., CompletedProcess[str]]:
+    """`run_cli(*args)`: `appbuzz ...` in `tmp_path`, talking to the session's Prefect server."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> CliResult:
-        full_env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("APPBUZZ_", "X_", "TWITTER_"))
-            },
-            **prefect_server.env(),
-            **(env or {}),
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
-            cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-        return CliResult(done.returncode, done.stdout, done.stderr)
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = CLI_TIMEOUT
+    ) -> CompletedProcess[str]:
+        return cli.run(Job(tmp_path, args, env), timeout=timeout)
 
     return run
 

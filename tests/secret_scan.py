@@ -1,5 +1,5 @@
-"""Look for a secret everywhere a run leaves traces: files (Prefect's pickled results decoded),
-database rows, and what the Prefect API holds about a flow run."""
+"""Look for a secret everywhere a run leaves traces: files (Prefect's pickled results decoded);
+what the Prefect API holds is read with tests/support/prefect.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import binascii
 import json
 from collections.abc import Iterable
 from pathlib import Path
-
-import httpx
 
 
 def _decoded_results(data: bytes) -> bytes:
@@ -31,23 +29,3 @@ def files_holding(secret: str, roots: Iterable[Path]) -> tuple[list[Path], int]:
             if needle in data or needle in _decoded_results(data):
                 hits.append(path)
     return hits, read
-
-
-def prefect_records(api_url: str, flow_run_id: str) -> dict[str, list]:
-    """The flow run, its task runs, logs and artifacts as the Prefect API returns them."""
-    flow_runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
-    with httpx.Client(base_url=api_url, timeout=30) as client:
-        return {
-            "flow_run": [client.get(f"/flow_runs/{flow_run_id}").raise_for_status().json()],
-            "task_runs": client.post("/task_runs/filter", json=flow_runs).raise_for_status().json(),
-            "logs": client.post(
-                "/logs/filter", json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
-            )
-            .raise_for_status()
-            .json(),
-            "artifacts": client.post(
-                "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
-            )
-            .raise_for_status()
-            .json(),
-        }

@@ -75,4 +75,5 @@ def with_mention_queries(ranked: pl.DataFrame, template: str = DEFAULT_TEMPLATE)
 def build_query(name: str, template: str = DEFAULT_TEMPLATE) -> str | None:
     """One name's query (the same expression as the frame version): for tests and tools."""
     frame = pl.DataFrame({"track_name": [name]}, schema={"track_name": pl.String})
-    return with_mention_queries(frame, template).item(0, "mention_query")
+    query: str | None = with_mention_queries(frame, template).item(0, "mention_query")
+    return query

@@ -7,13 +7,8 @@ person starts them; they are session-scoped so every API test shares one setup p
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,27 +17,22 @@ import httpx
 import polars as pl
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, make_url, text
 
 from api.server import listen, prepare
 from bench.services import free_port
 from sinks.files import write_sample
 from sources.catalogue import SAMPLE_CATALOGUE
+from tests.support.cli import Cli, Job
+from tests.support.polling import wait_for
+from tests.support.postgres import scratch_database
+from tests.support.processes import stop_group
 
 EARLIER, LATEST = "2026-11-01", "2026-11-02"
 
 
-def _clean_env(extra: dict[str, str]) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("APPBUZZ_", "X_", "TWITTER_"))}
-    return {**keep, **extra}
-
-
-def appbuzz(cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+def appbuzz(cli: Cli, cwd: Path, *args: str) -> None:
     """`appbuzz ...` as a subprocess that must succeed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=cwd, env=_clean_env(env or {}), capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+    done = cli.run(Job(cwd, args))
     assert done.returncode == 0, done.stderr
 
 
@@ -52,17 +42,8 @@ def backend_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[st
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'appbuzz.db'}"
         return
-    server = request.getfixturevalue("postgres_server")
-    name = f"appbuzz_api_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(request.getfixturevalue("postgres_server"), prefix="appbuzz_api") as url:
+        yield url
 
 
 @dataclass(frozen=True)
@@ -81,12 +62,11 @@ class Snapshots:
 
 
 @pytest.fixture(scope="session")
-def snapshots(backend_url: str, prefect_server, tmp_path_factory) -> Snapshots:
+def snapshots(backend_url: str, cli: Cli, tmp_path_factory) -> Snapshots:
     """The shipped sample on EARLIER; on LATEST the same catalogue where the 10th app climbs."""
     work = tmp_path_factory.mktemp("pipeline")
-    env = prefect_server.env()
-    appbuzz(work, "run", "--database-url", backend_url, "--out", EARLIER,
-            "--snapshot-date", EARLIER, env=env)  # fmt: skip
+    appbuzz(cli, work, "run", "--database-url", backend_url, "--out", EARLIER,
+            "--snapshot-date", EARLIER)  # fmt: skip
     first = pl.read_json(work / EARLIER / "apps.json")
     climber = first.filter(pl.col("rank") == 10)["id"].item()
     catalogue = pl.read_csv(SAMPLE_CATALOGUE)
@@ -99,22 +79,20 @@ def snapshots(backend_url: str, prefect_server, tmp_path_factory) -> Snapshots:
             .otherwise(pl.col("rating_count_tot"))
         ),
     )
-    appbuzz(work, "run", "--csv", "next.csv", "--database-url", backend_url, "--out", LATEST,
-            "--snapshot-date", LATEST, env=env)  # fmt: skip
+    appbuzz(cli, work, "run", "--csv", "next.csv", "--database-url", backend_url,
+            "--out", LATEST, "--snapshot-date", LATEST)  # fmt: skip
     return Snapshots(backend_url, {d: work / d for d in (EARLIER, LATEST)}, climber)
 
 
-def _wait_healthy(base_url: str, alive, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_healthy(base_url: str, alive: Callable[[], bool], timeout: float = 60) -> None:
+    def healthy() -> bool:
         assert alive(), "the server stopped before it answered"
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{base_url} did not become healthy")
+            return False
+
+    wait_for(healthy, timeout=timeout, what=f"{base_url} to be healthy")
 
 
 @pytest.fixture(scope="session")
@@ -122,23 +100,15 @@ def served(snapshots: Snapshots, tmp_path_factory) -> Iterator[str]:
     """`appbuzz serve` on a free loopback port over the two snapshots; yields its base URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
-             "--database-url", snapshots.database_url],
-            env=_clean_env({}), stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    with log.open("w") as sink:
+        server = Cli().start(Job(log.parent, ["serve", "--port", str(port),
+                                              "--database-url", snapshots.database_url]), sink)  # fmt: skip
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base_url, lambda: server.poll() is None)
             yield base_url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_group(server)
 
 
 @contextmanager

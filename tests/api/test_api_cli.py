@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from api.queries import DEFAULT_SELECTION
+from tests.support.cli import Cli, Job
+from tests.support.processes import stop_group
 from transforms.ranking import selection_name
 
 
@@ -75,11 +75,9 @@ def test_ctrl_c_stops_the_server_cleanly(sqlite_url: str, tmp_path: Path) -> Non
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
-         "--database-url", sqlite_url],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    server = Cli().start(
+        Job(tmp_path, ["serve", "--port", str(port), "--database-url", sqlite_url])
+    )
     try:
         banner = server.stdout.readline()
         assert (
@@ -89,8 +87,6 @@ def test_ctrl_c_stops_the_server_cleanly(sqlite_url: str, tmp_path: Path) -> Non
         server.send_signal(signal.SIGINT)
         _, stderr = server.communicate(timeout=20)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        stop_group(server, grace=0)
     assert server.returncode == 0
     assert "Traceback" not in stderr and "Application shutdown complete" in stderr

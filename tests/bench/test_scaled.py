@@ -10,14 +10,14 @@ from bench.scaled import build_scaled, scaled_id
 
 
 def test_scaled_copies_have_fresh_ids_and_repeat_the_bad_rows(
-    real_csv: Path, tmp_path: Path
+    catalogue_csv: Path, tmp_path: Path
 ) -> None:
-    one = build_scaled(tmp_path, 1, source=real_csv)
-    three = build_scaled(tmp_path, 3, source=real_csv)
-    clean = build_scaled(tmp_path, 2, source=real_csv, bad_rows=False)
+    one = build_scaled(tmp_path, 1, source=catalogue_csv)
+    three = build_scaled(tmp_path, 3, source=catalogue_csv)
+    clean = build_scaled(tmp_path, 2, source=catalogue_csv, bad_rows=False)
     x1 = pl.read_csv(one.path, infer_schema=False)
     x3 = pl.read_csv(three.path, infer_schema=False)
-    real = pl.read_csv(real_csv, infer_schema=False)
+    real = pl.read_csv(catalogue_csv, infer_schema=False)
     assert (
         x1.height == real.height == one.rows_per_copy and x3.height == three.rows == 3 * x1.height
     )

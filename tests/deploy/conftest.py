@@ -16,8 +16,8 @@ from tests.deploy.production import (
     START_WORKER,
     Deployed,
     Shell,
-    clean_env,
     not_code,
+    production_env,
 )
 
 
@@ -26,7 +26,7 @@ def deployed(prefect_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """The README's steps 2-3 (pool, deploy) from a clone whose path has a space in it."""
     clone = tmp_path_factory.mktemp("elsewhere") / "appbuzz clone"
     shutil.copytree(ROOT, clone, ignore=not_code)
-    shell = Shell(clone, clean_env(prefect_server.env()))
+    shell = Shell(clone, production_env(prefect_server.env()))
     shell.run(CREATE_POOL).ok()
     shell.run(DEPLOY, timeout=180).ok()
     try:

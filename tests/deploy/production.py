@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.environment import clean_env
+from tests.support.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -51,23 +53,6 @@ def not_code(folder: str, names: list[str]) -> set[str]:
     if Path(folder) == ROOT:
         skip |= _LOCAL_STATE & set(names)
     return skip
-
-
-def stop_group(process: subprocess.Popen, grace: float = 20) -> None:
-    """SIGTERM the process group, SIGKILL what is left after `grace` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        # the leader is gone; children it left behind in the group go too
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        return
 
 
 @dataclass(frozen=True)
@@ -146,21 +131,18 @@ class Shell:
             stop_group(process)
 
 
-def clean_env(prefect_env: dict[str, str]) -> dict[str, str]:
+def production_env(prefect_env: dict[str, str]) -> dict[str, str]:
     """This environment minus appbuzz/X/Prefect settings, plus the server and the venv on PATH."""
-    kept = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("APPBUZZ_", "X_", "TWITTER_", "PREFECT_"))
-    }
-    return {
-        **kept,
-        **prefect_env,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{kept.get('PATH', '')}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # the terminal of a test has no width: keep rich from wrapping ids and names
-        "COLUMNS": "200",
-    }
+    return clean_env(
+        {
+            **prefect_env,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # the terminal of a test has no width: keep rich from wrapping ids and names
+            "COLUMNS": "200",
+        },
+        drop=("PREFECT_",),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ workers are exactly the settings appbuzz reads (derived from `flows.settings.Set
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import tomllib
@@ -19,11 +18,11 @@ from pydantic import AliasChoices
 from flows.settings import Settings
 from sinks.trends import SpikeRule
 from tests.deploy.production import CREATE_LIMIT, CREATE_POOL, DEPLOY, ROOT, START_WORKER
+from tests.support.environment import is_setting
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
-SETTINGS_PREFIXES = ("APPBUZZ_", "X_", "TWITTER_")
 # what .env sets for compose itself rather than for ${VAR} in the file
 COMPOSE_OWN = {"COMPOSE_PROJECT_NAME"}
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}
@@ -187,7 +186,7 @@ def test_image_installs_the_lock_then_the_project() -> None:
 
 def test_worker_gets_every_setting_and_nothing_else() -> None:
     names = settings_env_names()
-    passed = {k for k in services()["worker"]["environment"] if k.startswith(SETTINGS_PREFIXES)}
+    passed = {k for k in services()["worker"]["environment"] if is_setting(k)}
     assert passed == {aliases[0] for aliases in names.values()}
 
 
@@ -212,12 +211,11 @@ def test_env_example_and_compose_name_the_same_variables() -> None:
     assert ".env" in (ROOT / ".gitignore").read_text().split()
 
 
+@pytest.mark.usefixtures("clean_environment")
 def test_settings_read_the_worker_environment_built_from_env_example(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     example = env_example()
-    for key in [k for k in os.environ if k.startswith(SETTINGS_PREFIXES)]:
-        monkeypatch.delenv(key)
     for key, value in worker_environment(example).items():
         monkeypatch.setenv(key, value)
     settings = Settings()

@@ -30,7 +30,8 @@ from tests.deploy.production import (
     Deployed,
     flow_run_id,
 )
-from tests.polling import wait_for
+from tests.support.catalogues import top_apps
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -82,17 +83,17 @@ def test_deploy_records_the_clone_and_inspect_shows_the_cron(deployed: Deployed)
 
 
 def test_deployment_runs_on_a_process_worker_into_its_database(
-    deployed: Deployed, worker, postgres_url: str, real_csv: Path, tmp_path: Path
+    deployed: Deployed, worker, postgres_url: str, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     worker(APPBUZZ_DATABASE_URL=postgres_url, APPBUZZ_OUT_DIR=str(out))
-    shell = deployed.shell.with_env(CATALOGUE=str(real_csv))
+    shell = deployed.shell.with_env(CATALOGUE=str(catalogue_csv))
 
     done = shell.run(RUN_NOW, timeout=180).ok()
     assert "Flow run finished successfully in 'Completed'" in done.output
     run = deployed.api("GET", f"/flow_runs/{flow_run_id(done.output)}").json()
     assert run["state_type"] == "COMPLETED"
-    assert run["parameters"]["csv_path"] == str(real_csv)
+    assert run["parameters"]["csv_path"] == str(catalogue_csv)
     # no snapshot_date given: the run files under its scheduled date, and its name says so
     night = datetime.fromisoformat(run["expected_start_time"]).astimezone(UTC).date()
     assert run["name"] == f"{night.isoformat()} Book+Music/top10"
@@ -116,11 +117,11 @@ def test_deployment_runs_on_a_process_worker_into_its_database(
         (run["id"], night, "Book+Music/top10"),
         (back["id"], date(2026, 11, 27), "Book+Music/top3"),
     ]
-    assert all(r["source_path"] == str(real_csv) and r["status"] == "completed" for r in runs)
+    assert all(r["source_path"] == str(catalogue_csv) and r["status"] == "completed" for r in runs)
     nightly = [r for r in rows if r["snapshot_date"] == night]
     backfilled = [r for r in rows if r["snapshot_date"] == date(2026, 11, 27)]
     assert [r["rank"] for r in nightly] == list(range(1, 11))
-    assert nightly[0]["app_id"] == 284035177  # Pandora, the most-rated Music app
+    assert nightly[0]["app_id"] == top_apps(catalogue_csv)["id"][0]  # the most-rated
     assert [r["app_id"] for r in backfilled] == [r["app_id"] for r in nightly[:3]]
     assert {r["prime_genre"] for r in nightly} <= {"Book", "Music"}
 

@@ -27,7 +27,7 @@ from tests.deploy.production import (
     flow_run_id,
 )
 from tests.fake_x_api import FakeXApi
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -83,12 +83,17 @@ def task_states(deployed: Deployed, run_id: str) -> Counter:
 
 
 def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
-    deployed: Deployed, worker, fake_x_api: FakeXApi, postgres_url: str, real_csv: Path, tmp_path
+    deployed: Deployed,
+    worker,
+    fake_x_api: FakeXApi,
+    postgres_url: str,
+    catalogue_csv: Path,
+    tmp_path,
 ) -> None:
     fake_x_api.latency = 0.2  # several requests in flight when the refusal comes
     fake_x_api.script("status", status=401, after=4)  # the fifth request refused, once
     worker(**worker_env(fake_x_api, postgres_url, tmp_path))
-    shell = deployed.shell.with_env(CATALOGUE=str(real_csv))
+    shell = deployed.shell.with_env(CATALOGUE=str(catalogue_csv))
 
     first = shell.run(RUN_NOW, timeout=180)
     assert first.returncode == 1 and "finished in state 'Failed'" in first.output, first.output
@@ -158,13 +163,13 @@ def test_two_runs_on_two_workers_share_one_limit(
     x_api_limit: str,
     fake_x_api: FakeXApi,
     postgres_url,
-    real_csv,
+    catalogue_csv,
     tmp_path,
 ) -> None:
     # slow replies keep each run counting for 12 s or more, longer than the skew between two
     # flow-run starts on a loaded machine, so the runs do overlap and share the limit
     fake_x_api.latency = 3.0
-    shell = deployed.shell.with_env(CATALOGUE=str(real_csv))
+    shell = deployed.shell.with_env(CATALOGUE=str(catalogue_csv))
     # both runs wait in the pool before the workers start, so they start together
     run_ids = []
     for genre in ("Book", "Music"):

@@ -12,19 +12,20 @@ from sqlalchemy import create_engine, func, select
 from flows.app_mentions import app_mentions
 from sinks.tables import app_mentions as mentions_table
 from sinks.tables import app_mentions_latest, appbuzz_runs
+from tests.support.catalogues import ROWS, top_apps
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def test_flow_loads_ten_rows_and_a_rerun_replaces_them(
-    real_csv: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    catalogue_csv: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APPBUZZ_DATABASE_URL", database_url)
     for _ in range(2):
         summary = app_mentions(
-            csv_path=real_csv, snapshot_date=date(2026, 11, 20), out_dir=tmp_path / "out"
+            csv_path=catalogue_csv, snapshot_date=date(2026, 11, 20), out_dir=tmp_path / "out"
         )
-    assert summary.run.selection == "Book+Music/top10" and summary.run.rows_read == 7197
+    assert summary.run.selection == "Book+Music/top10" and summary.run.rows_read == ROWS
     engine = create_engine(database_url)
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(mentions_table)) == 10
@@ -38,18 +39,18 @@ def test_flow_loads_ten_rows_and_a_rerun_replaces_them(
     engine.dispose()
     files = json.loads((tmp_path / "out" / "apps.json").read_text(encoding="utf-8"))
     assert [(r["id"], r["track_name"]) for r in files] == [tuple(r) for r in latest]
-    assert latest[0].track_name == "Pandora - Music & Radio"
+    assert latest[0].track_name == top_apps(catalogue_csv)["track_name"][0]
     assert {r["status"] for r in runs} == {"completed"}
     assert {r["mentions_skipped"] for r in runs} == {10}
     assert all(len(r["source_sha256"]) == 64 for r in runs)
 
 
 def test_genres_and_top_n_shape_the_selection(
-    real_csv: Path, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    catalogue_csv: Path, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APPBUZZ_DATABASE_URL", sqlite_url)
     summary = app_mentions(
-        csv_path=real_csv,
+        csv_path=catalogue_csv,
         genres=["Games"],
         top_n=3,
         out_dir=tmp_path,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
 from sinks.tables import app_catalogue, app_catalogue_versions
-
-REAL_SHA256 = "3a07dd7d11ac7b1918add126a286adf3a186452bb46c182ad5315bace346ee86"
+from tests.support.catalogues import ROWS
 
 
 def catalogue_counts(url: str) -> tuple[int, list[tuple[str, int]]]:
@@ -22,18 +22,19 @@ def catalogue_counts(url: str) -> tuple[int, list[tuple[str, int]]]:
     return rows, [tuple(v) for v in versions]
 
 
-def test_run_loads_the_catalogue_once(run_cli, real_csv: Path, database_url: str) -> None:
-    args = ("run", "--csv", str(real_csv), "--database-url", database_url, "--out", "out")
+def test_run_loads_the_catalogue_once(run_cli, catalogue_csv: Path, database_url: str) -> None:
+    args = ("run", "--csv", str(catalogue_csv), "--database-url", database_url, "--out", "out")
+    sha256 = hashlib.sha256(catalogue_csv.read_bytes()).hexdigest()
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
-    assert catalogue_counts(database_url) == (7197, [(REAL_SHA256, 7197)])
+    assert catalogue_counts(database_url) == (ROWS, [(sha256, ROWS)])
     second = run_cli(*args, "--snapshot-date", "2026-01-01")
     assert second.returncode == 0, second.stderr
-    assert catalogue_counts(database_url) == (7197, [(REAL_SHA256, 7197)])
+    assert catalogue_counts(database_url) == (ROWS, [(sha256, ROWS)])
 
 
-def test_no_catalogue_skips_the_load(run_cli, real_csv: Path, sqlite_url: str) -> None:
-    result = run_cli("run", "--csv", str(real_csv), "--database-url", sqlite_url,
+def test_no_catalogue_skips_the_load(run_cli, catalogue_csv: Path, sqlite_url: str) -> None:
+    result = run_cli("run", "--csv", str(catalogue_csv), "--database-url", sqlite_url,
                      "--out", "out", "--no-catalogue")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert catalogue_counts(sqlite_url) == (0, [])

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from sinks.tables import app_mentions, appbuzz_runs
+from tests.support.catalogues import ROWS, top_apps
 
 EXPECTED_TOP10 = [
     "Pandora - Music & Radio",
@@ -25,6 +26,7 @@ EXPECTED_TOP10 = [
 ]
 
 
+@pytest.mark.real_data
 def test_run_on_real_file_writes_expected_top10(run_cli, real_csv: Path, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     result = run_cli("run", "--csv", str(real_csv), "--database-url", db, "--out", "out")
@@ -55,15 +57,16 @@ def snapshot_of(tmp_path: Path, db: str) -> tuple[dict[str, bytes], list[tuple]]
 
 
 def test_missing_column_exits_2_with_one_line_and_touches_nothing(
-    run_cli, real_csv: Path, tmp_path: Path
+    run_cli, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     assert (
-        run_cli("run", "--csv", str(real_csv), "--database-url", db, "--out", "out").returncode == 0
+        run_cli("run", "--csv", str(catalogue_csv), "--database-url", db, "--out", "out").returncode
+        == 0
     )
     before = snapshot_of(tmp_path, db)
     broken = tmp_path / "renamed.csv"
-    lines = real_csv.read_text(encoding="utf-8").splitlines()
+    lines = catalogue_csv.read_text(encoding="utf-8").splitlines()
     broken.write_text(
         "\n".join([lines[0].replace('"prime_genre"', '"genre"'), *lines[1:50]]) + "\n"
     )
@@ -74,16 +77,20 @@ def test_missing_column_exits_2_with_one_line_and_touches_nothing(
     assert snapshot_of(tmp_path, db) == before
 
 
-def test_bad_rows_are_quarantined_with_reasons(run_cli, real_csv: Path, tmp_path: Path) -> None:
-    lines = real_csv.read_text(encoding="utf-8").splitlines()
-    pandora = next(i for i, line in enumerate(lines) if "Pandora - Music" in line)
+def test_bad_rows_are_quarantined_with_reasons(
+    run_cli, catalogue_csv: Path, tmp_path: Path
+) -> None:
+    lines = catalogue_csv.read_text(encoding="utf-8").splitlines()
+    first, second = top_apps(catalogue_csv).head(2).iter_rows(named=True)
+    winner = next(i for i, line in enumerate(lines) if line.split(",", 2)[1] == f'"{first["id"]}"')
+    count = f",{first['rating_count_tot']},"
     bad = [
-        lines[pandora].replace(",1126879,", ",-1126879,"),  # negative count: the winner drops out
+        lines[winner].replace(count, f",-{count[1:]}", 1),  # negative count: the winner drops out
         '"9001","900000001","Word Count",100,"USD",0,"many",0,4,4,"1","4+","Music",1,1,1,1',
         '"9002","900000002","",100,"USD",0,5,0,4,4,"1","4+","Book",1,1,1,1',
         '"9003","900000003","Too Good",100,"USD",0,5,0,7.5,4,"1","4+","Book",1,1,1,1',
     ]
-    kept = [line for i, line in enumerate(lines[1:], start=1) if i != pandora]
+    kept = [line for i, line in enumerate(lines[1:], start=1) if i != winner]
     catalogue = tmp_path / "catalogue.csv"
     catalogue.write_text("\n".join([lines[0], *kept, *bad]) + "\n", encoding="utf-8")
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -96,9 +103,9 @@ def test_bad_rows_are_quarantined_with_reasons(run_cli, real_csv: Path, tmp_path
         ("track_name", "str_length(1, 1000)"),
         ("user_rating", "in_range(0, 5)"),
     ]
-    assert rejects["row_number"].to_list() == [7197, 7198, 7199, 7200]
+    assert rejects["row_number"].to_list() == [ROWS, ROWS + 1, ROWS + 2, ROWS + 3]
     names = [r["track_name"] for r in json.loads((tmp_path / "out" / "apps.json").read_text())]
-    assert "Pandora - Music & Radio" not in names and names[0] == "Spotify Music"
+    assert first["track_name"] not in names and names[0] == second["track_name"]
     engine = create_engine(db)
     with engine.connect() as connection:
         assert connection.scalar(select(appbuzz_runs.c.rows_rejected)) == 4

@@ -8,11 +8,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import SEARCH, FakeXApi
-from tests.secret_scan import files_holding, prefect_records
+from tests.secret_scan import files_holding
+from tests.support.postgres import table_rows
+from tests.support.prefect import prefect_records
 
 REFUSED_LINE = (
     "appbuzz: the X API refused X_BEARER_TOKEN (401 Unauthorized: Unauthorized); "
@@ -29,15 +30,6 @@ def x_env(fake: FakeXApi, tmp_path: Path, token: str, **extra: str) -> dict[str,
         "APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS": "0.05",
         **extra,
     }
-
-
-def rows(url: str, table) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(select(table))]
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.postgres
@@ -66,7 +58,7 @@ def test_a_canary_token_is_nowhere_but_on_the_wire(
     assert canary not in result.stdout and canary not in result.stderr
     hits, read = files_holding(canary, [tmp_path, prefect_server.home])
     assert hits == [] and read > 5
-    mentions, runs = rows(postgres_url, app_mentions), rows(postgres_url, appbuzz_runs)
+    mentions, runs = table_rows(postgres_url, app_mentions), table_rows(postgres_url, appbuzz_runs)
     assert len(mentions) == 10 and len(runs) == 1
     assert sorted(r["mention_status"] for r in mentions) == ["failed"] + ["ok"] * 9
     assert canary not in repr(mentions) + repr(runs)
@@ -92,8 +84,8 @@ def test_a_refused_token_fails_in_one_line_and_loads_nothing(
     assert canary not in result.stderr
     assert len(fake_x_api.requests) == 1  # the first request probes alone: one refusal, no more
     assert not (tmp_path / "out").exists()
-    assert rows(db, app_mentions) == []
-    (run,) = rows(db, appbuzz_runs)
+    assert table_rows(db, app_mentions) == []
+    (run,) = table_rows(db, appbuzz_runs)
     assert run["status"] == "failed" and run["message"] == REFUSED_LINE.removeprefix("appbuzz: ")
 
 
@@ -106,7 +98,7 @@ def test_search_with_two_pages_from_the_command_line(
         "--top-n", "15", env=x_env(fake_x_api, tmp_path, fake_x_api.token),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    stored = rows(db, app_mentions)
+    stored = table_rows(db, app_mentions)
     assert len(stored) == 15
     for row in stored:
         total = fake_x_api.total_for(row["mention_query"])
@@ -114,7 +106,7 @@ def test_search_with_two_pages_from_the_command_line(
         assert row["n_citacoes"] == min(total, 200)
         assert row["mention_status"] == ("capped" if total > 200 else "ok")
         assert len(sent) <= 2 and all(r.path == SEARCH for r in sent)
-    (run,) = rows(db, appbuzz_runs)
+    (run,) = table_rows(db, appbuzz_runs)
     assert run["strategy"] == "search" and run["posts_consumed"] == sum(
         r["n_citacoes"] for r in stored
     )

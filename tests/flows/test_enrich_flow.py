@@ -13,13 +13,13 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-from sqlalchemy import create_engine, select
 
 from flows.app_mentions import app_mentions
 from sinks.tables import app_mentions as app_mentions_table
 from sinks.tables import appbuzz_runs
 from sources.catalogue import SAMPLE_CATALOGUE
 from tests.fake_x_api import SEARCH, FakeXApi
+from tests.support.postgres import table_rows
 from transforms.queries import build_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -28,11 +28,13 @@ DAY = date(2026, 1, 15)
 
 @pytest.fixture
 def x_env(
-    monkeypatch: pytest.MonkeyPatch, fake_x_api: FakeXApi, tmp_path: Path, sqlite_url: str
+    clean_environment: None,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_x_api: FakeXApi,
+    tmp_path: Path,
+    sqlite_url: str,
 ) -> Iterator[FakeXApi]:
     """Settings pointing at the fake and a fresh database; task results kept in `tmp_path`."""
-    for name in ("TWITTER_BEARER_TOKEN", "APPBUZZ_X_MAX_CONCURRENCY"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("X_BEARER_TOKEN", fake_x_api.token)
     monkeypatch.setenv("X_API_BASE_URL", fake_x_api.base_url)
     monkeypatch.setenv("APPBUZZ_DATABASE_URL", sqlite_url)
@@ -60,22 +62,13 @@ def sample_top_queries() -> list[str]:
     return [build_query(name) for name in top["track_name"]]
 
 
-def table(url: str, which) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(select(which))]
-    finally:
-        engine.dispose()
-
-
 def test_every_app_gets_the_services_exact_count_through_a_small_window(
     x_env: FakeXApi, tmp_path: Path, sqlite_url: str
 ) -> None:
     x_env.set_rate_limit(4, window_seconds=1.0)
     state = run_flow(tmp_path)
     assert state.is_completed(), state.message
-    rows = table(sqlite_url, app_mentions_table)
+    rows = table_rows(sqlite_url, app_mentions_table)
     assert len(rows) == 10
     for row in rows:
         assert row["mention_status"] == "ok", row
@@ -84,7 +77,7 @@ def test_every_app_gets_the_services_exact_count_through_a_small_window(
         assert row["window_start"] is not None and row["window_end"] is not None
     assert x_env.statuses().count(200) == 10
     assert x_env.statuses().count(429) <= 2 and x_env.max_in_flight <= 5
-    (run,) = table(sqlite_url, appbuzz_runs)
+    (run,) = table_rows(sqlite_url, appbuzz_runs)
     assert (run["status"], run["mentions_ok"], run["x_requests"]) == ("completed", 10, 10)
 
 
@@ -126,7 +119,7 @@ def test_a_503_is_retried_and_a_400_fails_only_its_app(
     x_env.script("status", status=400, query=invalid)
     state = run_flow(tmp_path)
     assert state.is_completed(), state.message
-    rows = {r["mention_query"]: r for r in table(sqlite_url, app_mentions_table)}
+    rows = {r["mention_query"]: r for r in table_rows(sqlite_url, app_mentions_table)}
     assert len(rows) == 10
     assert rows[unavailable]["mention_status"] == "ok" and rows[unavailable]["x_requests"] == 2
     assert rows[unavailable]["n_citacoes"] == x_env.total_for(unavailable)
@@ -135,7 +128,7 @@ def test_a_503_is_retried_and_a_400_fails_only_its_app(
     others = [r for q, r in rows.items() if q != invalid]
     assert all(r["mention_status"] == "ok" for r in others)
     assert all(r["n_citacoes"] == x_env.total_for(r["mention_query"]) for r in others)
-    (run,) = table(sqlite_url, appbuzz_runs)
+    (run,) = table_rows(sqlite_url, appbuzz_runs)
     assert (run["mentions_ok"], run["mentions_failed"], run["x_requests"]) == (9, 1, 11)
 
 
@@ -148,9 +141,9 @@ def test_a_retried_flow_run_asks_only_for_apps_not_yet_counted(
     x_env.reset_records()
     assert run_flow(tmp_path).is_completed()
     assert [r.query for r in x_env.requests] == [failed]  # the other nine came from the cache
-    rows = table(sqlite_url, app_mentions_table)
+    rows = table_rows(sqlite_url, app_mentions_table)
     assert all(r["mention_status"] == "ok" for r in rows)
-    runs = sorted(table(sqlite_url, appbuzz_runs), key=lambda r: r["started_at"])
+    runs = sorted(table_rows(sqlite_url, appbuzz_runs), key=lambda r: r["started_at"])
     assert [r["x_requests"] for r in runs] == [10, 1]
     x_env.reset_records()
     assert run_flow(tmp_path, snapshot_date=date(2026, 1, 16)).is_completed()
@@ -168,7 +161,7 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     url = request.getfixturevalue("sqlite_url" if database == "sqlite" else "postgres_url")
     monkeypatch.setenv("APPBUZZ_DATABASE_URL", url)
     assert run_flow(tmp_path, top_n=20).is_completed()
-    before = table(url, app_mentions_table)
+    before = table_rows(url, app_mentions_table)
     x_env.reset_records()
     x_env.latency = 0.1
     x_env.script("status", status=401, after=2)
@@ -182,8 +175,8 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     # nothing was sent after the refusal but what was already in flight, so most apps never were
     assert [r for r in x_env.requests if r.started > refusal.finished + 0.1] == []
     assert len(x_env.requests) < 15
-    assert table(url, app_mentions_table) == before
-    runs = {r["status"]: r for r in table(url, appbuzz_runs)}
+    assert table_rows(url, app_mentions_table) == before
+    runs = {r["status"]: r for r in table_rows(url, appbuzz_runs)}
     assert runs.keys() == {"completed", "failed"}
     assert runs["failed"]["message"] == state.message and runs["failed"]["strategy"] == "search"
     # the retry (the token fixed) asks for every app not counted before the refusal
@@ -193,7 +186,7 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     assert run_flow(tmp_path, top_n=20, strategy="search", max_pages=1).is_completed()
     asked = [r.query for r in x_env.requests]
     assert len(asked) == 20 - len(counted) and not counted & set(asked)
-    assert {r["mention_status"] for r in table(url, app_mentions_table)} <= {"ok", "capped"}
+    assert {r["mention_status"] for r in table_rows(url, app_mentions_table)} <= {"ok", "capped"}
 
 
 def test_search_with_two_pages_counts_at_most_two_hundred(
@@ -201,7 +194,7 @@ def test_search_with_two_pages_counts_at_most_two_hundred(
 ) -> None:
     state = run_flow(tmp_path, strategy="search", max_pages=2, top_n=15)
     assert state.is_completed(), state.message
-    rows = table(sqlite_url, app_mentions_table)
+    rows = table_rows(sqlite_url, app_mentions_table)
     for row in rows:
         total, sent = (
             x_env.total_for(row["mention_query"]),
@@ -211,7 +204,7 @@ def test_search_with_two_pages_counts_at_most_two_hundred(
         assert row["mention_status"] == ("capped" if total > 200 else "ok")
         assert row["x_requests"] == len(sent) <= 2 and all(r.path == SEARCH for r in sent)
     assert {r["mention_status"] for r in rows} == {"ok", "capped"}
-    (run,) = table(sqlite_url, appbuzz_runs)
+    (run,) = table_rows(sqlite_url, appbuzz_runs)
     assert run["posts_consumed"] == sum(r["n_citacoes"] for r in rows)
     assert run["mentions_capped"] == sum(r["mention_status"] == "capped" for r in rows)
 
@@ -226,7 +219,7 @@ def test_without_a_token_every_app_is_skipped_loudly(
     monkeypatch.delenv("X_BEARER_TOKEN")
     state = run_flow(tmp_path)
     assert state.is_completed(), state.message
-    rows = table(sqlite_url, app_mentions_table)
+    rows = table_rows(sqlite_url, app_mentions_table)
     assert len(rows) == 10 and x_env.requests == []
     assert all(r["mention_status"] == "skipped" and r["n_citacoes"] is None for r in rows)
     assert all(r["mention_query"] and r["mention_query"].startswith('"') for r in rows)

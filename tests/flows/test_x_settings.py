@@ -9,11 +9,7 @@ from flows.enrich import mention_cache_key, shown_url
 from flows.settings import Settings
 from transforms.queries import DEFAULT_TEMPLATE
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN", "X_API_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def test_defaults_and_the_twitter_alias(monkeypatch: pytest.MonkeyPatch) -> None:

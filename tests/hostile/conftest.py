@@ -7,14 +7,6 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Connection, create_engine
 
-from tests.hostile.tools import Cli
-
-
-@pytest.fixture(scope="session")
-def cli(prefect_server) -> Cli:
-    """Runs `appbuzz` as subprocesses against the session's Prefect server."""
-    return Cli(prefect_server.env())
-
 
 @pytest.fixture
 def pg_session(postgres_url: str) -> Iterator[Connection]:

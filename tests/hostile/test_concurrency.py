@@ -16,20 +16,22 @@ from pathlib import Path
 from sqlalchemy import Connection, inspect, text
 
 from sinks.database import DatabaseUnavailable, check_database, make_engine, snapshot_lock_key
-from tests.hostile.tools import Cli, Job, backends_waiting, kill_group, table_state
-from tests.polling import wait_for
+from tests.hostile.tools import backends_waiting, table_state
+from tests.support.cli import Cli, Job
+from tests.support.polling import wait_for
+from tests.support.processes import stop_group
 
 SNAPSHOT = "2026-11-03"
 SELECTION = "Book+Music/top10"
 
 
 def test_two_runs_of_one_snapshot_end_with_exactly_one_complete_snapshot(
-    cli: Cli, postgres_url: str, pg_session: Connection, real_csv: Path, tmp_path: Path
+    cli: Cli, postgres_url: str, pg_session: Connection, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     key = snapshot_lock_key(date.fromisoformat(SNAPSHOT), SELECTION)
     lock = text("SELECT pg_advisory_lock(hashtextextended(:key, 0))")
     unlock = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
-    args = ["run", "--csv", str(real_csv), "--database-url", postgres_url,
+    args = ["run", "--csv", str(catalogue_csv), "--database-url", postgres_url,
             "--out", str(tmp_path / "out"), "--snapshot-date", SNAPSHOT]  # fmt: skip
     pg_session.execute(lock, {"key": key})
     runs = [cli.start(Job(tmp_path / name, args)) for name in ("first", "second")]
@@ -41,7 +43,7 @@ def test_two_runs_of_one_snapshot_end_with_exactly_one_complete_snapshot(
         outputs = [run.communicate(timeout=120) for run in runs]
     finally:
         for run in runs:
-            kill_group(run)
+            stop_group(run, grace=0)
     for run, (_, stderr) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, stderr  # the loser waited its turn, then replaced
         assert "| ERROR" not in stderr  # no failed attempt, no retry: it simply waited

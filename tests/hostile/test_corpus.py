@@ -1,4 +1,5 @@
-"""A corpus of odd and broken catalogues, made from the real file at run time, through the CLI.
+"""A corpus of odd and broken catalogues, made at run time from a generated catalogue as large
+as the real file (tests/support/catalogues.py), through the CLI.
 
 Each case states its outcome: accepted with the clean file's exact answer; rejected whole (exit 2,
 one line naming the file and the line or column, nothing touched); or completed with the bad rows
@@ -26,7 +27,9 @@ from polars.testing import assert_frame_equal
 
 from sources.catalogue import collect_catalogue, open_catalogue, scan_catalogue
 from tests import validation_oracle as oracle
-from tests.hostile.tools import Cli, Job, files_state
+from tests.hostile.tools import files_state
+from tests.support.catalogues import top_apps
+from tests.support.cli import Cli, Job
 from transforms.screening import plan_validation
 
 SNAPSHOT = "2026-11-01"
@@ -35,7 +38,8 @@ Table = tuple[list[str], list[list[str]]]
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The real file, as bytes and as parsed rows, to derive every variant from."""
+    """A generated catalogue (tests/support/catalogues.py), as bytes and as parsed rows, to
+    derive every variant from; apps are picked by their rank, never by a name."""
 
     raw: bytes
     header: list[str]
@@ -44,10 +48,30 @@ class Catalogue:
     def column(self, name: str) -> int:
         return self.header.index(name)
 
-    def line_of(self, track_name: str) -> int:
-        """The 0-based index in `rows` of the app with this name."""
-        name = self.column("track_name")
-        return next(i for i, row in enumerate(self.rows) if row[name] == track_name)
+    def line_of_rank(self, rank: int) -> int:
+        """The 0-based index in `rows` of the app ranked `rank` (1-based) in the Book+Music top."""
+        app_id = str(oracle_top(self, excluded=set(), n=rank)[rank - 1][0])
+        return next(i for i, row in enumerate(self.rows) if row[self.column("id")] == app_id)
+
+    def plain_name_rank(self) -> int:
+        """The lowest rank in the top 10 whose name is plain ASCII without a comma or a quote, so
+        it is written the same way in CSV and JSON."""
+        plain = [r for r, (_, name) in enumerate(oracle_top(self, set()), 1)
+                 if name.isascii() and not {",", '"'} & set(name)]  # fmt: skip
+        return plain[-1]
+
+    def other_genre_line(self) -> int:
+        """The first app outside Book and Music."""
+        genre = self.column("prime_genre")
+        return next(i for i, row in enumerate(self.rows) if row[genre] not in {"Book", "Music"})
+
+    def first_line_with(self, text: str) -> int:
+        """The first physical line (1-based, after the header) holding `text`."""
+        return next(i for i, line in enumerate(self.raw.split(b"\n"), 1)
+                    if i > 1 and text.encode() in line)  # fmt: skip
+
+    def landmarks(self) -> dict[str, int]:
+        return {"dash_line": self.first_line_with("–")}
 
 
 def to_csv(
@@ -83,7 +107,7 @@ def variant(
     crlf: bool = False,
     bom: bool = False,
 ) -> bytes:
-    """The real catalogue as another copy in circulation writes it: the leading row-number column
+    """The catalogue as another copy in circulation writes it: the leading row-number column
     dropped (`row_number=None`) or named, columns shuffled, unknown columns added, another
     separator, CRLF line endings, a byte-order mark."""
     header, rows = list(c.header), [list(r) for r in c.rows]
@@ -103,11 +127,17 @@ def variant(
     return codecs.BOM_UTF8 + data if bom else data
 
 
+def with_newline(name: str) -> str:
+    return name.replace(" ", "\n", 1)
+
+
 def newline_in_names(c: Catalogue) -> bytes:
     rows = [list(r) for r in c.rows]
     name = c.column("track_name")
-    rows[c.line_of("Amazon Music")][name] = "Amazon\nMusic"  # in the top 10
-    rows[c.line_of("Angry Birds")][name] = "Angry\r\nBirds"
+    in_top = rows[c.line_of_rank(c.plain_name_rank())]
+    in_top[name] = with_newline(in_top[name])
+    other = rows[c.other_genre_line()]
+    other[name] = other[name].replace(" ", "\r\n", 1)
     return to_csv(c.header, rows, quoting=csv.QUOTE_NONNUMERIC)
 
 
@@ -138,7 +168,7 @@ ACCEPTED: dict[str, Callable[[Catalogue], bytes]] = {
 
 
 def invalid_utf8_at(c: Catalogue, line: int, old: bytes, new: bytes) -> bytes:
-    """The real file with one byte sequence replaced on (1-based, physical) `line`."""
+    """The catalogue with one byte sequence replaced on (1-based, physical) `line`."""
     lines = c.raw.split(b"\n")
     assert old in lines[line - 1]
     lines[line - 1] = lines[line - 1].replace(old, new, 1)
@@ -146,22 +176,25 @@ def invalid_utf8_at(c: Catalogue, line: int, old: bytes, new: bytes) -> bytes:
 
 
 def deep_invalid_utf8(c: Catalogue) -> bytes:
-    data = invalid_utf8_at(c, 6001, b"Nancy", b"N\xe9ncy")  # Latin-1 "é", far past 64 KiB
-    assert data.index(b"N\xe9ncy") > 10 * 64 * 1024
-    return data
+    assert len(b"\n".join(c.raw.split(b"\n")[:6000])) > 10 * 64 * 1024  # far past 64 KiB
+    return invalid_utf8_at(c, 6001, b',"', b',"\xe9')  # a Latin-1 "é" opens the id
 
 
 def quote_closed_early(c: Catalogue) -> bytes:
     """Line 101 loses the closing quote of its `id`: the quote now closes mid-field."""
     lines = c.raw.split(b"\n")
-    assert lines[100].startswith(b'"112","306561234","Map My Ride+')
-    lines[100] = lines[100].replace(b'"306561234",', b'"306561234,', 1)
+    app_id = lines[100].split(b",")[1]
+    lines[100] = lines[100].replace(app_id + b",", app_id[:-1] + b",", 1)
     return b"\n".join(lines)
 
 
 def cut_off_in_a_name(c: Catalogue) -> bytes:
     """A download that stopped inside a quoted name, on line 1231."""
-    data = c.raw[: c.raw.index(b'"Smule Sing!"') + 5]
+    lines = c.raw.split(b"\n")
+    start = sum(len(line) + 1 for line in lines[:1230])
+    quote = lines[1230].index(b',"', lines[1230].index(b'",') + 2) + 1  # third field's quote
+    first_chars = lines[1230][quote + 1 :].decode("utf-8")[:4].encode("utf-8")  # whole characters
+    data = c.raw[: start + quote + 1 + len(first_chars)]
     assert data.count(b"\n") + 1 == 1231
     return data
 
@@ -205,7 +238,8 @@ REJECTED: dict[str, Rejected] = {
         ("line 1 is not valid UTF-8",),
     ),
     "cp1252_dash_early": Rejected(
-        lambda c: invalid_utf8_at(c, 37, "–".encode(), b"\x96"), ("line 37 is not valid UTF-8",)
+        lambda c: invalid_utf8_at(c, c.first_line_with("–"), "–".encode(), b"\x96"),
+        ("line {dash_line} is not valid UTF-8",),
     ),
     "invalid_utf8_deep_in_file": Rejected(deep_invalid_utf8, ("line 6001 is not valid UTF-8",)),
     "quote_closed_then_more_text": Rejected(
@@ -239,27 +273,27 @@ def megabyte_name() -> str:
 
 
 def quarantine_corpus(c: Catalogue) -> tuple[bytes, dict[str, tuple[str, str]]]:
-    """The real file with one bad row per rule, each on an app that would be in the top 10.
+    """The catalogue with one bad row per rule, each on an app that would be in the top 10.
 
     Returns the file and, per app id, the (column, check) that must quarantine it.
     """
     rows = [list(r) for r in c.rows]
     expected: dict[str, tuple[str, str]] = {}
 
-    def spoil(name: str, column: str, value: str, check: str) -> list[str]:
-        row = rows[c.line_of(name)]
+    def spoil(rank: int, column: str, value: str, check: str) -> list[str]:
+        row = rows[c.line_of_rank(rank)]
         row[c.column(column)] = value
         expected[row[c.column("id")]] = (column, check)
         return row
 
-    spoil("Pandora - Music & Radio", "rating_count_tot", "-1126879", "greater_than_or_equal_to(0)")
-    spoil("Spotify Music", "rating_count_tot", "lots", "dtype('Int64')")
-    spoil("Magic Piano by Smule", "price", "free", "dtype('Float64')")
-    spoil("Shazam - Discover music, artists, videos & lyrics", "track_name", "", "not_nullable")
-    spoil("Smule Sing!", "track_name", "   ", "str_length(1, 1000)")
-    spoil("iHeartRadio – Free Music & Radio Stations", "user_rating", "7.5", "in_range(0, 5)")
-    spoil("SoundCloud - Music & Audio", "track_name", megabyte_name(), "str_length(1, 1000)")
-    kindle = rows[c.line_of("Kindle – Read eBooks, Magazines & Textbooks")]
+    spoil(1, "rating_count_tot", "-1126879", "greater_than_or_equal_to(0)")
+    spoil(2, "rating_count_tot", "lots", "dtype('Int64')")
+    spoil(3, "price", "free", "dtype('Float64')")
+    spoil(4, "track_name", "", "not_nullable")
+    spoil(5, "track_name", "   ", "str_length(1, 1000)")
+    spoil(6, "user_rating", "7.5", "in_range(0, 5)")
+    spoil(7, "track_name", megabyte_name(), "str_length(1, 1000)")
+    kindle = rows[c.line_of_rank(8)]
     copy = [*kindle]
     copy[c.column("track_name")] = "Kindle (a second copy)"
     rows.insert(5000, copy)
@@ -322,15 +356,15 @@ def run_cases(
 
 
 @pytest.fixture(scope="module")
-def catalogue(real_csv: Path) -> Catalogue:
-    raw = real_csv.read_bytes()
+def catalogue(catalogue_csv: Path) -> Catalogue:
+    raw = catalogue_csv.read_bytes()
     header, *rows = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""))
     return Catalogue(raw, header, rows)
 
 
 @pytest.fixture(scope="module")
 def corpus(
-    cli: Cli, catalogue: Catalogue, real_csv: Path, tmp_path_factory: pytest.TempPathFactory
+    cli: Cli, catalogue: Catalogue, catalogue_csv: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Outcome]:
     """Every case, run once: first the clean file and the accepted variants, then the rejected
     and quarantined ones in copies of the clean run's folder (a previous good run to protect)."""
@@ -343,7 +377,9 @@ def corpus(
         path.write_bytes(data)
         return path
 
-    first = {"clean": real_csv} | {n: write(n, make(catalogue)) for n, make in ACCEPTED.items()}
+    first = {"clean": catalogue_csv} | {
+        n: write(n, make(catalogue)) for n, make in ACCEPTED.items()
+    }
     outcomes = run_cases(cli, root / "accepted", first)
     template = outcomes["clean"].folder
     assert outcomes["clean"].returncode == 0, outcomes["clean"].stderr
@@ -369,12 +405,12 @@ def read_valid(path: Path) -> tuple[pl.DataFrame, int, int]:
 
 @pytest.mark.parametrize("oddity", ODDITIES)
 def test_each_oddity_alone_reads_as_the_clean_file(
-    oddity: str, catalogue: Catalogue, real_csv: Path, tmp_path: Path
+    oddity: str, catalogue: Catalogue, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / f"{oddity}.csv"
     path.write_bytes(ODDITIES[oddity](catalogue))
     valid, rejected, rows_read = read_valid(path)
-    clean, _, _ = read_valid(real_csv)
+    clean, _, _ = read_valid(catalogue_csv)
     assert (rejected, rows_read) == (0, 7197)
     assert_frame_equal(valid, clean)
 
@@ -384,19 +420,17 @@ def top10(folder: Path) -> list[tuple[int, str]]:
     return [(r["id"], r["track_name"]) for r in rows]
 
 
-def test_the_clean_file_gives_the_known_answer(corpus, catalogue: Catalogue) -> None:
+def test_the_clean_file_gives_the_known_answer(
+    corpus, catalogue: Catalogue, catalogue_csv: Path
+) -> None:
     clean = corpus["clean"]
     assert "7,197 rows read, 0 rejected" in clean.stdout
     assert top10(clean.folder) == oracle_top(catalogue, excluded=set())
-    assert top10(clean.folder)[0] == (284035177, "Pandora - Music & Radio")
-
-
-# How "Amazon\nMusic" appears in each output: JSON escapes the newline, CSV quotes the field.
-NEWLINE_NAME = {".csv": b'"Amazon\nMusic"', "json": b"Amazon\\nMusic"}
+    assert [i for i, _ in top10(clean.folder)] == top_apps(catalogue_csv)["id"].to_list()
 
 
 @pytest.mark.parametrize("case", ACCEPTED)
-def test_accepted_variant_gives_the_clean_answer(corpus, case: str) -> None:
+def test_accepted_variant_gives_the_clean_answer(corpus, catalogue: Catalogue, case: str) -> None:
     outcome, clean = corpus[case], corpus["clean"]
     assert outcome.returncode == 0, outcome.stderr
     assert "Traceback" not in outcome.stderr
@@ -404,10 +438,13 @@ def test_accepted_variant_gives_the_clean_answer(corpus, case: str) -> None:
     expected = {k: v for k, v in clean.after.items() if k.startswith("out/")}
     written = {k: v for k, v in outcome.after.items() if k.startswith("out/")}
     if case == "newline_in_quoted_name":  # the answer is the same apps, the name kept as written
-        expected = {
-            k: v.replace(b"Amazon Music", NEWLINE_NAME[k[-4:]]) for k, v in expected.items()
-        }
-        assert top10(outcome.folder)[-1] == (510855668, "Amazon\nMusic")
+        rank = catalogue.plain_name_rank()
+        app_id, name = oracle_top(catalogue, set())[rank - 1]
+        # how the name appears in each output: JSON escapes the newline, CSV quotes the field
+        written_as = {".csv": f'"{with_newline(name)}"'.encode(),
+                      "json": json.dumps(with_newline(name))[1:-1].encode()}  # fmt: skip
+        expected = {k: v.replace(name.encode(), written_as[k[-4:]]) for k, v in expected.items()}
+        assert top10(outcome.folder)[rank - 1] == (app_id, with_newline(name))
     assert written == expected
     with sqlite3.connect(outcome.folder / "appbuzz.db") as db:
         loaded = db.execute("SELECT app_id FROM app_mentions ORDER BY rank").fetchall()
@@ -415,7 +452,9 @@ def test_accepted_variant_gives_the_clean_answer(corpus, case: str) -> None:
 
 
 @pytest.mark.parametrize("case", REJECTED)
-def test_rejected_file_exits_2_with_one_line_and_touches_nothing(corpus, case: str) -> None:
+def test_rejected_file_exits_2_with_one_line_and_touches_nothing(
+    corpus, catalogue: Catalogue, case: str
+) -> None:
     outcome = corpus[case]
     assert outcome.returncode == 2, (outcome.stdout, outcome.stderr)
     assert outcome.stderr.count("\n") == 1 and outcome.stderr.startswith("appbuzz: ")
@@ -423,7 +462,7 @@ def test_rejected_file_exits_2_with_one_line_and_touches_nothing(corpus, case: s
     named = "no-such-catalogue.csv" if case == "nonexistent_path" else f"{case}.csv"
     assert (named if case != "a_directory" else "inputs:") in outcome.stderr
     for needle in REJECTED[case].needles:
-        assert needle in outcome.stderr
+        assert needle.format(**catalogue.landmarks()) in outcome.stderr
     assert outcome.after == outcome.before  # database and every output file, byte for byte
     assert outcome.stdout == ""
 
@@ -461,9 +500,11 @@ def test_control_characters_in_a_name_are_quarantined_not_loaded(
     the binary sniff does not look) must be quarantined, not crash the load."""
     rows = [list(r) for r in catalogue.rows]
     name = catalogue.column("track_name")
-    piano = catalogue.line_of("Magic Piano by Smule")
-    rows[piano][name] = "Magic Piano\x00 by Smule"
-    rows[catalogue.line_of("Smule Sing!")][name] = "Smule \x1b[2JSing!"
+    # two apps of the top 10 that stand past the first 64 KiB (about 600 lines), in file order
+    piano, sing = sorted(i for i in map(catalogue.line_of_rank, range(1, 11)) if i > 1000)[:2]
+    piano_name = rows[piano][name]
+    rows[piano][name] = piano_name.replace(" ", "\x00 ", 1)
+    rows[sing][name] = rows[sing][name].replace(" ", " \x1b[2J", 1)
     source = tmp_path / "control.csv"
     source.write_bytes(to_csv(catalogue.header, rows))
     assert source.read_bytes().index(b"\x00") > 64 * 1024
@@ -473,7 +514,7 @@ def test_control_characters_in_a_name_are_quarantined_not_loaded(
     rejects = pl.read_csv(tmp_path / "out" / "rejects.csv", infer_schema=False)
     assert rejects.select("row_number", "column").rows() == [
         (str(piano + 1), "track_name"),
-        (str(catalogue.line_of("Smule Sing!") + 1), "track_name"),
+        (str(sing + 1), "track_name"),
     ]
     names = [n for _, n in top10(tmp_path)]
-    assert "Magic Piano by Smule" not in names and not any("\x00" in n for n in names)
+    assert piano_name not in names and not any("\x00" in n for n in names)

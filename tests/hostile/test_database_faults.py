@@ -15,20 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy import Connection, make_url, text
 
 from bench.services import free_port
 from tests.hostile.tools import (
-    Cli,
-    Job,
     backends_waiting,
     files_state,
     has_written,
+    load_blocked_by_a_lock,
     run_job,
     table_state,
-    variant_without,
 )
-from tests.polling import wait_for
+from tests.support.catalogues import top_apps
+from tests.support.cli import Cli, Job
+from tests.support.polling import wait_for
 
 SNAPSHOT = "2026-11-02"
 CANARY = f"canary-pw-{uuid.uuid4().hex}"
@@ -106,12 +106,15 @@ def unusable_urls(
 
 
 def test_unusable_database_stops_the_run_before_it_starts(
-    cli: Cli, postgres_url: str, silent_server: int, real_csv: Path, tmp_path: Path
+    cli: Cli, postgres_url: str, silent_server: int, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "a-file").write_text("not a folder\n")
     cases = unusable_urls(postgres_url, silent_server, tmp_path / "a-file" / "data")
     jobs = [
-        Job(tmp_path / name, ["run", "--csv", str(real_csv), "--database-url", url, "--out", "out"])
+        Job(
+            tmp_path / name,
+            ["run", "--csv", str(catalogue_csv), "--database-url", url, "--out", "out"],
+        )
         for name, (url, _, _) in cases.items()
     ]
     results = dict(zip(cases, cli.run_many(jobs, workers=4), strict=True))
@@ -129,20 +132,16 @@ def test_unusable_database_stops_the_run_before_it_starts(
 
 
 def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
-    cli: Cli, postgres_url: str, pg_session: Connection, real_csv: Path, tmp_path: Path
+    cli: Cli, postgres_url: str, pg_session: Connection, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     """The load is held inside its transaction (its old rows deleted, new rows inserted, not yet
     committed) by a lock this test holds on `appbuzz_runs`; then its backend is terminated, on
     every attempt Prefect makes. The run fails; the previous snapshot and files are as they were."""
-    previous = variant_without(real_csv, tmp_path, "Pandora - Music & Radio")
-    seeded = cli.run(run_job(tmp_path, previous, postgres_url, SNAPSHOT))
-    assert seeded.returncode == 0, seeded.stderr
-    before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
-
-    holder = create_engine(postgres_url)
-    with holder.connect() as blocker:
-        blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
-        run = cli.start(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
+    top_id = top_apps(catalogue_csv)["id"][0]
+    with load_blocked_by_a_lock(
+        cli, postgres_url, catalogue_csv, tmp_path, SNAPSHOT, without=top_id
+    ) as blocked:
+        run, before_tables, before_files = blocked.run, blocked.tables, blocked.files
         ended: set[int] = set()
         while run.poll() is None:  # each attempt: wait until it blocks mid-transaction, end it
             waiting = [pid for pid in backends_waiting(pg_session, "relation") if pid not in ended]
@@ -163,8 +162,7 @@ def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
                 what="the next load attempt or the end of the run",
             )
         _, stderr = run.communicate()
-        blocker.rollback()
-    holder.dispose()
+        blocked.blocker.rollback()
 
     assert len(ended) == 3  # the first attempt and Prefect's two retries
     assert run.returncode == 1
@@ -175,10 +173,10 @@ def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
     assert table_state(postgres_url) == before_tables  # previous snapshot, byte for byte
     assert files_state(tmp_path / "out") == before_files
 
-    rerun = cli.run(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
+    rerun = cli.run(run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT))
     assert rerun.returncode == 0, rerun.stderr
     after = table_state(postgres_url)
     assert len(after["appbuzz_runs"]) == 2
     new_run = after["appbuzz_runs"][-1][0]
-    assert after["app_mentions"][0][2] == 284035177  # Pandora is back on top
+    assert after["app_mentions"][0][2] == top_id  # the top app is back on top
     assert len(after["app_mentions"]) == 10 and {r[-2] for r in after["app_mentions"]} == {new_run}

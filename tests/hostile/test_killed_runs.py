@@ -12,23 +12,23 @@ import json
 import time
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, text
 
 from sinks.tables import app_mentions
 from tests.fake_x_api import FakeXApi
 from tests.hostile.tools import (
-    Cli,
-    Job,
     backends_waiting,
     files_state,
     has_written,
-    kill_group,
+    load_blocked_by_a_lock,
     ranked_apps,
     run_job,
     table_state,
-    variant_without,
 )
-from tests.polling import wait_for
+from tests.support.catalogues import top_apps
+from tests.support.cli import Cli, Job
+from tests.support.polling import wait_for
+from tests.support.processes import stop_group
 
 SNAPSHOT = "2026-11-04"
 COLUMNS = [c.name for c in app_mentions.columns]
@@ -44,37 +44,32 @@ def other_sessions(session: Connection) -> int:
 
 
 def test_sigkill_inside_the_load_keeps_the_previous_snapshot_and_the_next_run_completes(
-    cli: Cli, postgres_url: str, pg_session: Connection, real_csv: Path, tmp_path: Path
+    cli: Cli, postgres_url: str, pg_session: Connection, catalogue_csv: Path, tmp_path: Path
 ) -> None:
-    previous = variant_without(real_csv, tmp_path, "Spotify Music")
-    seeded = cli.run(run_job(tmp_path, previous, postgres_url, SNAPSHOT))
-    assert seeded.returncode == 0, seeded.stderr
-    before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
-
-    holder = create_engine(postgres_url)
-    with holder.connect() as blocker:
-        blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
-        run = cli.start(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
+    second = top_apps(catalogue_csv).row(1, named=True)
+    with load_blocked_by_a_lock(
+        cli, postgres_url, catalogue_csv, tmp_path, SNAPSHOT, without=second["id"]
+    ) as blocked:
+        run, before_tables, before_files = blocked.run, blocked.tables, blocked.files
         try:
             (pid,) = wait_for(lambda: backends_waiting(pg_session, "relation"), timeout=120,
                               what="the load to block inside its transaction")  # fmt: skip
             assert has_written(pg_session, pid, "app_mentions")  # old rows out, new rows in
         finally:
-            kill_group(run)  # SIGKILL to the CLI and everything it started
+            stop_group(run, grace=0)  # SIGKILL to the CLI and everything it started
         assert run.returncode == -9
-        blocker.rollback()  # the orphaned backend goes on, finds its client gone, rolls back
-    holder.dispose()
+        blocked.blocker.rollback()  # the orphaned backend goes on, finds its client gone
     wait_for(lambda: other_sessions(pg_session) == 0, timeout=60,
              what="the killed run's session to end")  # fmt: skip
 
     assert table_state(postgres_url) == before_tables
     assert files_state(tmp_path / "out") == before_files  # no half file, no stray temp file
 
-    rerun = cli.run(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
+    rerun = cli.run(run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT))
     assert rerun.returncode == 0, rerun.stderr
     after = table_state(postgres_url)
     assert len(after["app_mentions"]) == 10 and len(after["appbuzz_runs"]) == 2
-    assert after["app_mentions"][1][4] == "Spotify Music"  # the new file's answer, complete
+    assert after["app_mentions"][1][4] == second["track_name"]  # the new file's answer, complete
     assert files_state(tmp_path / "out") != before_files
 
 
@@ -91,16 +86,16 @@ def persisted(results: Path) -> list[Path]:
 
 
 def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_asks_only_the_rest(
-    cli: Cli, fake_x_api: FakeXApi, postgres_url: str, real_csv: Path, tmp_path: Path
+    cli: Cli, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     """Six apps are counted (their results persisted by Prefect), four replies hang; SIGKILL.
     Nothing of the run is loaded; the rerun completes and asks X only for the four."""
     # no token: a skipped snapshot
-    seeded = cli.run(run_job(tmp_path, real_csv, postgres_url, SNAPSHOT))
+    seeded = cli.run(run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT))
     assert seeded.returncode == 0, seeded.stderr
     before_tables, before_files = table_state(postgres_url), files_state(tmp_path / "out")
 
-    queries = ranked_apps(real_csv, 10)["mention_query"].to_list()
+    queries = ranked_apps(catalogue_csv, 10)["mention_query"].to_list()
     hanging = set(queries[6:])
     for query in hanging:
         fake_x_api.script("slow", seconds=120, query=query)  # longer than the test
@@ -111,19 +106,23 @@ def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_ask
         "PREFECT_LOCAL_STORAGE_PATH": str(results),
         "APPBUZZ_X_TIMEOUT_SECONDS": "60",
     }
-    run = cli.start(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url, SNAPSHOT).args, env))
+    run = cli.start(
+        Job(tmp_path, run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT).args, env)
+    )
     try:
         wait_for(lambda: len(persisted(results)) == 6, timeout=120,
                  what="six apps counted and their results persisted")  # fmt: skip
     finally:
-        kill_group(run)
+        stop_group(run, grace=0)
     assert run.returncode == -9
     assert {r.query for r in fake_x_api.requests if r.status == 200} == set(queries) - hanging
     assert table_state(postgres_url) == before_tables
     assert files_state(tmp_path / "out") == before_files
 
     rerun_started = time.time()  # the killed run's hanging requests may still end after this
-    rerun = cli.run(Job(tmp_path, run_job(tmp_path, real_csv, postgres_url, SNAPSHOT).args, env))
+    rerun = cli.run(
+        Job(tmp_path, run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT).args, env)
+    )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     asked = [r.query for r in fake_x_api.requests if r.started >= rerun_started]
     assert sorted(asked) == sorted(hanging)  # the six already counted came from the cache

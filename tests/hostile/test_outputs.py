@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.hostile.tools import Cli, Job
+from tests.support.cli import Cli, Job
 
 
 def test_output_folder_under_a_file_is_refused_before_anything_is_written(
-    cli: Cli, real_csv: Path, tmp_path: Path
+    cli: Cli, catalogue_csv: Path, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "out"
     blocker.write_text("a file where the output folder should be\n")
     database = tmp_path / "appbuzz.db"
-    done = cli.run(Job(tmp_path, ["run", "--csv", str(real_csv), "--database-url",
+    done = cli.run(Job(tmp_path, ["run", "--csv", str(catalogue_csv), "--database-url",
                                   f"sqlite:///{database}", "--out", "out/nightly"]))  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -6,12 +6,13 @@ Prefect home on disk, exception messages, repr of the settings). Found nowhere.
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
@@ -19,8 +20,11 @@ from flows.settings import Settings
 from sinks.database import DatabaseUnavailable, check_database, make_engine, safe_url
 from sinks.tables import app_mentions
 from tests.fake_x_api import FakeXApi
-from tests.hostile.tools import Cli, Job, table_state
+from tests.hostile.tools import table_state
 from tests.secret_scan import files_holding
+from tests.support.catalogues import ROWS
+from tests.support.cli import Cli, Job
+from tests.support.prefect import prefect_records
 
 DB_CANARY = f"dbcanary{uuid.uuid4().hex}"
 X_CANARY = f"xcanary{uuid.uuid4().hex}"  # the token the fake X API accepts
@@ -60,23 +64,6 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def prefect_records(api_url: str) -> str:
-    """Everything the Prefect server holds about runs: flow runs (with parameters and states),
-    task runs, logs and artifacts, as the API returns them."""
-    text_out = []
-    with httpx.Client(base_url=api_url, timeout=30) as client:
-        for kind in ("flow_runs", "task_runs", "logs", "artifacts"):
-            offset = 0
-            while True:
-                page = client.post(f"/{kind}/filter", json={"limit": 200, "offset": offset})
-                page.raise_for_status()
-                text_out.append(page.text)
-                if len(page.json()) < 200:
-                    break
-                offset += 200
-    return "\n".join(text_out)
-
-
 def database_text(url: str) -> str:
     """Every row of every table and view in the database, as text."""
     engine = create_engine(url)
@@ -99,13 +86,13 @@ def test_canary_secrets_never_leave_the_process(
     fake_x_api: FakeXApi,
     canary_url: str,
     postgres_url: str,
-    real_csv: Path,
+    catalogue_csv: Path,
     tmp_path: Path,
 ) -> None:
-    lines = real_csv.read_bytes().split(b"\n")
+    lines = catalogue_csv.read_bytes().split(b"\n")
     broken = tmp_path / "broken.csv"  # rejected inside the flow: a Prefect state with a message
     broken.write_bytes(
-        b"\n".join([lines[0], *(line.replace(b",0,", b",free,") for line in lines[1:])])
+        b"\n".join([lines[0], *(re.sub(rb'"USD",[0-9.]+,', b'"USD",free,', x) for x in lines[1:])])
     )
     fake_x_api.token = X_CANARY
     fake_x_api.script("status", status=503)  # a retried fault and a refused query: error paths
@@ -120,16 +107,16 @@ def test_canary_secrets_never_leave_the_process(
     in_query = make_url(unreachable).set(password=None).update_query_dict({"password": DB_CANARY})
     common = ["--out", "out", "--snapshot-date", SNAPSHOT]
     jobs = {
-        "good_run_verbose": Job(tmp_path / "good", ["run", "--csv", str(real_csv), "-v", *common],
+        "good_run_verbose": Job(tmp_path / "good", ["run", "--csv", str(catalogue_csv), "-v", *common],
                                 {**secrets, "APPBUZZ_DATABASE_URL": canary_url}),
         "rejected_in_flow": Job(tmp_path / "rejected", ["run", "--csv", str(broken),
                                 "--database-url", canary_url, *common], secrets),
-        "database_down": Job(tmp_path / "down", ["run", "--csv", str(real_csv), *common],
+        "database_down": Job(tmp_path / "down", ["run", "--csv", str(catalogue_csv), *common],
                              {**secrets, "APPBUZZ_DATABASE_URL": unreachable}),
-        "password_in_query": Job(tmp_path / "query", ["run", "--csv", str(real_csv),
+        "password_in_query": Job(tmp_path / "query", ["run", "--csv", str(catalogue_csv),
                                  "--database-url", in_query.render_as_string(False), *common],
                                  secrets),
-        "token_refused": Job(tmp_path / "refused", ["run", "--csv", str(real_csv),
+        "token_refused": Job(tmp_path / "refused", ["run", "--csv", str(catalogue_csv),
                              "--database-url", canary_url, "--top-n", "3", *common],
                              {**secrets, "X_BEARER_TOKEN": X_REFUSED_CANARY,  # no cache to hit
                               "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results-refused")}),
@@ -147,7 +134,7 @@ def test_canary_secrets_never_leave_the_process(
         )
     engine.dispose()
     assert owner == make_url(canary_url).username
-    assert "read 7197 rows" in done["good_run_verbose"].stdout + done["good_run_verbose"].stderr
+    assert f"read {ROWS} rows" in done["good_run_verbose"].stdout + done["good_run_verbose"].stderr
     # the failures name the database, and the password's place shows ***
     assert f"{owner}:***@127.0.0.1" in done["database_down"].stderr
     assert "password=***" in done["password_in_query"].stderr
@@ -163,8 +150,8 @@ def test_canary_secrets_never_leave_the_process(
     places = {f"{name} {stream}": getattr(d, stream) for name, d in done.items()
               for stream in ("stdout", "stderr")}  # fmt: skip
     places["tables"] = database_text(canary_url)
-    records = prefect_records(prefect_server.api_url)
-    assert SNAPSHOT in records and "read 7197 rows" in records  # the runs' logs are in there
+    records = json.dumps(prefect_records(prefect_server.api_url), ensure_ascii=False)
+    assert SNAPSHOT in records and f"read {ROWS} rows" in records  # the runs' logs are in there
     places["prefect api"] = records
     assert len(list((tmp_path / "results").iterdir())) >= 9  # persisted counts, scanned below
     places |= in_process_texts(canary_url, unreachable, in_query.render_as_string(False))

@@ -18,8 +18,9 @@ import pytest
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import FakeXApi
-from tests.hostile.tools import Cli, Job, ranked_apps, table_state
-from tests.polling import wait_for
+from tests.hostile.tools import ranked_apps, table_state
+from tests.support.cli import Cli, Job
+from tests.support.polling import wait_for
 
 SEED = 20261128
 TOP_N = 100
@@ -74,9 +75,9 @@ def script_chaos(fake: FakeXApi, queries: list[str]) -> dict[str, str]:
 
 @pytest.mark.timeout(240)
 def test_chaos_over_100_apps_every_app_ends_counted_or_failed_and_the_record_adds_up(
-    cli: Cli, fake_x_api: FakeXApi, postgres_url: str, real_csv: Path, tmp_path: Path
+    cli: Cli, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv: Path, tmp_path: Path
 ) -> None:
-    apps = ranked_apps(real_csv, TOP_N)
+    apps = ranked_apps(catalogue_csv, TOP_N)
     assert apps.height == TOP_N
     queries = apps["mention_query"].to_list()
     assert len(set(queries)) == TOP_N  # one query per app: each app's trouble is its own
@@ -92,7 +93,7 @@ def test_chaos_over_100_apps_every_app_ends_counted_or_failed_and_the_record_add
         "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
         "APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS": "0.05",
     }
-    done = cli.run(Job(tmp_path, ["run", "--csv", str(real_csv), "--top-n", str(TOP_N),
+    done = cli.run(Job(tmp_path, ["run", "--csv", str(catalogue_csv), "--top-n", str(TOP_N),
                                   "--database-url", postgres_url, "--out", "out",
                                   "--snapshot-date", "2026-11-06"], env))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

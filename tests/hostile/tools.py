@@ -1,82 +1,20 @@
-"""Tools for the hostile tests: CLI processes (many at once, or one to kill), what a run leaves
-behind (every file's bytes, every table row), and PostgreSQL sessions that hold locks or end
-other sessions.
-"""
+"""Tools for the hostile tests: what a run leaves behind (every file's bytes, every table row),
+PostgreSQL sessions that hold locks or end other sessions, and the apps a run will count. The CLI
+runner and the rest are the suite's toolkit (tests/support/)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
-import sys
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, inspect, select, text
 
 from sinks.tables import app_mentions, appbuzz_runs
-
-# Enough for a nightly run on a shared 2-core machine; a hung run fails the test, never the suite.
-CLI_TIMEOUT = 180
-
-
-@dataclass(frozen=True)
-class Job:
-    """One `appbuzz` invocation: where it runs, its arguments, extra environment."""
-
-    cwd: Path
-    args: Sequence[str]
-    env: dict[str, str] | None = None
-
-
-class Cli:
-    """`python -m flows.cli` as a subprocess against the session's Prefect server, as `run_cli`
-    does, plus what these tests need: many runs at once, and a run to kill mid-way."""
-
-    def __init__(self, prefect_env: dict[str, str]) -> None:
-        self._prefect_env = prefect_env
-
-    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        inherited = {
-            k: v for k, v in os.environ.items() if not k.startswith(("APPBUZZ_", "X_", "TWITTER_"))
-        }
-        return {**inherited, **self._prefect_env, **(extra or {})}
-
-    def start(self, job: Job) -> subprocess.Popen[str]:
-        """Start a run in its own process group, so a kill reaches everything it started."""
-        job.cwd.mkdir(parents=True, exist_ok=True)
-        return subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", *job.args],
-            cwd=job.cwd, env=self.env(job.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )  # fmt: skip
-
-    def run(self, job: Job) -> subprocess.CompletedProcess[str]:
-        process = self.start(job)
-        try:
-            stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
-        finally:
-            kill_group(process)
-        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-    def run_many(
-        self, jobs: Sequence[Job], workers: int = 3
-    ) -> list[subprocess.CompletedProcess[str]]:
-        """Independent runs side by side (each its own folder and database): the machine has
-        two cores and a run spends much of its time starting up and talking to Prefect."""
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(self.run, jobs))
-
-
-def kill_group(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
-    """Kill a process group this test started (never anything else), and reap it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-    process.wait(timeout=30)
+from tests.support.catalogues import variant_without
+from tests.support.cli import Cli, Job
 
 
 def files_state(root: Path) -> dict[str, bytes]:
@@ -167,9 +105,31 @@ def run_job(folder: Path, csv: Path, database: str, snapshot: str) -> Job:
                         "--snapshot-date", snapshot])  # fmt: skip
 
 
-def variant_without(real_csv: Path, folder: Path, name: str) -> Path:
-    """The real catalogue without one app: another version of the file, another top 10."""
-    lines = real_csv.read_text(encoding="utf-8").splitlines(keepends=True)
-    path = folder / "previous.csv"
-    path.write_text("".join(line for line in lines if f'"{name}"' not in line), encoding="utf-8")
-    return path
+@dataclass(frozen=True)
+class BlockedLoad:
+    """A run whose load waits on a lock this test holds, and what the night held before it."""
+
+    run: subprocess.Popen[str]
+    blocker: Connection  # holds LOCK TABLE appbuzz_runs; roll it back to let the run go on
+    tables: dict[str, list[tuple]]
+    files: dict[str, bytes]
+
+
+@contextmanager
+def load_blocked_by_a_lock(
+    cli: Cli, url: str, catalogue: Path, folder: Path, snapshot: str, without: int
+) -> Iterator[BlockedLoad]:
+    """Seed the night from `catalogue` without app `without` (another top 10), then start a run
+    of the whole catalogue on the same night while a session of this test holds an exclusive lock
+    on `appbuzz_runs`: the run's load blocks inside its transaction (old rows out, new rows in)."""
+    seeded = cli.run(run_job(folder, variant_without(catalogue, folder, without), url, snapshot))
+    assert seeded.returncode == 0, seeded.stderr
+    tables, files = table_state(url), files_state(folder / "out")
+    holder = create_engine(url)
+    try:
+        with holder.connect() as blocker:
+            blocker.execute(text("LOCK TABLE appbuzz_runs IN ACCESS EXCLUSIVE MODE"))
+            run = cli.start(run_job(folder, catalogue, url, snapshot))
+            yield BlockedLoad(run, blocker, tables, files)
+    finally:
+        holder.dispose()

@@ -1,17 +1,23 @@
-"""The run summary a person reads in the Prefect UI: outputs linked, failed apps listed."""
+"""The run summary a person reads in the Prefect UI: outputs linked, failed apps listed; and\nthe artifacts as Prefect stores them."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from uuid import UUID
 
 import polars as pl
+import pytest
+from prefect import flow, get_client
+from prefect.client.schemas.filters import ArtifactFilter
+from prefect.context import FlowRunContext, get_run_context
 
-from sinks.artifacts import summary_markdown
+from sinks.artifacts import publish_artifacts, summary_markdown
 from transforms.run_record import RunRecord, RunStatus
 
 RUN = RunRecord(
-    run_id="r1",
+    run_id="r-42",
     flow_run_id=None,
     snapshot_date=date(2026, 11, 28),
     selection="Book+Music/top10",
@@ -76,3 +82,33 @@ def test_change_and_spikes_stand_beside_each_app(tmp_path: Path) -> None:
         "- Pandora - Music & Radio (id 284035177): 1,500 mentions, +1,000 (+200%) since the "
         "night before"
     )
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_published_artifacts_read_back_from_prefect(tmp_path: Path) -> None:
+    """Inside a flow run, as the pipeline does: the table and summary land on that run."""
+    outputs = {"apps.csv": tmp_path / "apps.csv"}
+    published = rows(["ok", "failed"]).with_columns(snapshot_date=pl.lit(date(2026, 11, 28)))
+
+    @flow
+    def publish() -> tuple[list[UUID], UUID]:
+        run_context = get_run_context()
+        assert isinstance(run_context, FlowRunContext) and run_context.flow_run is not None
+        return publish_artifacts(RUN, published, outputs), run_context.flow_run.id
+
+    ids, flow_run_id = publish()
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(id={"any_": ids}))
+    by_key = {a.key: a for a in found}
+    assert set(by_key) == {"app-mentions-top", "app-mentions-summary"}
+    assert {a.flow_run_id for a in found} == {flow_run_id}
+    table, summary = by_key["app-mentions-top"], by_key["app-mentions-summary"]
+    assert table.type == "table" and summary.type == "markdown"
+    cells = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [(r["id"], r["mention_status"], r["snapshot_date"]) for r in cells] == [
+        (284035177, "ok", "2026-11-28"),
+        (324684580, "failed", "2026-11-28"),
+    ]
+    assert summary.data == summary_markdown(RUN, published, outputs)
+    assert summary.description == "appbuzz run r-42"
+    assert table.description == "Top apps, Book+Music/top10 on 2026-11-28"

@@ -12,15 +12,17 @@ from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import check_database, make_engine
 from sinks.tables import app_catalogue, app_catalogue_versions
 from sources.catalogue import open_catalogue
+from tests.support.catalogues import ROWS, generated
 from transforms.catalogue_pass import read_catalogue
 
 SHA = "a" * 64
+FIRST, SECOND = generated().head(2).iter_rows(named=True)  # the file's first two apps
 
 
 @pytest.fixture
-def valid_rows(real_csv: Path, tmp_path: Path):
+def valid_rows(catalogue_csv: Path, tmp_path: Path):
     result = read_catalogue(
-        open_catalogue(real_csv), ("Book",), 1, tmp_path, sha256=SHA, keep_valid_rows=True
+        open_catalogue(catalogue_csv), ("Book",), 1, tmp_path, sha256=SHA, keep_valid_rows=True
     )
     return result.valid_rows
 
@@ -44,18 +46,18 @@ def test_catalogue_is_loaded_once_per_version(database_url: str, valid_rows) -> 
     with engine.connect() as connection:
         count = connection.scalar(select(func.count()).select_from(app_catalogue))
         versions = connection.execute(select(app_catalogue_versions)).mappings().all()
-        pandora = (
-            connection.execute(select(app_catalogue).where(app_catalogue.c.id == 284035177))
+        first = (
+            connection.execute(select(app_catalogue).where(app_catalogue.c.id == int(FIRST["id"])))
             .mappings()
             .one()
         )
     engine.dispose()
-    assert count == 7197 == valid_rows.rows
-    assert [(v["catalogue_sha256"], v["rows_loaded"]) for v in versions] == [(SHA, 7197)]
-    assert pandora["track_name"] == "Pandora - Music & Radio"
-    assert pandora["rating_count_tot"] == 1126879 and pandora["catalogue_sha256"] == SHA
-    assert isinstance(pandora["price"], float) and pandora["prime_genre"] == "Music"
-    assert pandora["loaded_at"] is not None
+    assert count == ROWS == valid_rows.rows
+    assert [(v["catalogue_sha256"], v["rows_loaded"]) for v in versions] == [(SHA, ROWS)]
+    assert first["track_name"] == FIRST["track_name"] and first["catalogue_sha256"] == SHA
+    assert first["rating_count_tot"] == FIRST["rating_count_tot"]
+    assert isinstance(first["price"], float) and first["prime_genre"] == FIRST["prime_genre"]
+    assert first["loaded_at"] is not None
 
 
 def test_excluded_ids_are_skipped_and_versions_coexist(database_url: str, valid_rows) -> None:
@@ -67,7 +69,7 @@ def test_excluded_ids_are_skipped_and_versions_coexist(database_url: str, valid_
     rewritten = valid_rows.path.with_name("other.csv")
     rewritten.write_text(valid_rows.path.read_text(encoding="utf-8").replace(SHA, other))
     assert load(engine, valid_rows, sha256=other, csv_path=rewritten,
-                exclude={"id": [284035177, 281656475]})  # fmt: skip
+                exclude={"id": [int(FIRST["id"]), int(SECOND["id"])]})  # fmt: skip
     with engine.connect() as connection:
         counts = dict(
             connection.execute(
@@ -79,10 +81,12 @@ def test_excluded_ids_are_skipped_and_versions_coexist(database_url: str, valid_
         missing = connection.scalar(
             select(func.count())
             .select_from(app_catalogue)
-            .where(app_catalogue.c.catalogue_sha256 == other, app_catalogue.c.id == 284035177)
+            .where(
+                app_catalogue.c.catalogue_sha256 == other, app_catalogue.c.id == int(FIRST["id"])
+            )
         )
     engine.dispose()
-    assert counts == {SHA: 7197, other: 7195}
+    assert counts == {SHA: ROWS, other: ROWS - 2}
     assert missing == 0
 
 

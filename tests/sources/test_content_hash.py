@@ -22,9 +22,9 @@ def wait_for_prefetches() -> None:
             thread.join(timeout=30)
 
 
-def test_a_prefetched_hash_is_the_file_hash(real_csv: Path) -> None:
-    prefetch_sha256(real_csv)
-    assert file_sha256(real_csv) == sha256_of(real_csv)
+def test_a_prefetched_hash_is_the_file_hash(catalogue_csv: Path) -> None:
+    prefetch_sha256(catalogue_csv)
+    assert file_sha256(catalogue_csv) == sha256_of(catalogue_csv)
 
 
 def test_the_prefetched_result_is_taken_not_the_file_read_again(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sources.rate_limit import GateClosed, RateGate, RateLimitWaitTooLong
+from sources.rate_limit import Budget, GateClosed, RateGate, RateLimitWaitTooLong
 
 EP = "/2/tweets/counts/recent"
 
@@ -98,8 +98,15 @@ def test_closing_wakes_waiters() -> None:
 
 
 def test_replies_without_rate_headers_do_not_serialise_requests() -> None:
-    gate = RateGate()
+    gate = RateGate(max_wait=0)  # any wait at all is refused at once, never slept
     gate.acquire(EP)
     gate.observe(EP, 200, {})  # a gateway that strips the headers
+    admitted = 0
     for _ in range(5):
         gate.acquire(EP)  # all admitted at once: nothing to wait for
+        admitted += 1
+    assert admitted == 5 and gate.budget(EP) == Budget()  # no budget invented either
+    other = "/2/tweets/search/recent"  # the contrast: no reply yet, so the probe goes alone
+    gate.acquire(other)
+    with pytest.raises(RateLimitWaitTooLong):
+        gate.acquire(other)

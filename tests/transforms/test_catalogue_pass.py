@@ -79,6 +79,7 @@ def test_streaming_read_matches_the_lazy_plan(tmp_path: Path, recheck_limit: int
     assert result.valid_rows.exclude == {"id": [109]}
 
 
+@pytest.mark.real_data
 def test_real_file_in_one_pass(real_csv: Path, tmp_path: Path) -> None:
     result = read_catalogue(open_catalogue(real_csv), GENRES, 10, tmp_path)
     assert result.sha256 == hashlib.sha256(real_csv.read_bytes()).hexdigest()

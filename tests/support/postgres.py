@@ -1,0 +1,64 @@
+"""The local PostgreSQL server and scratch databases on it.
+
+The server is APPBUZZ_TEST_POSTGRES_URL (default the CI machine's
+`postgresql+psycopg://postgres@127.0.0.1:5432/test`). When it is away the PostgreSQL tests skip
+on a laptop and fail in CI (CI=true). Databases are created with the benchmarks' one
+`ScratchDatabases`, so there is one `CREATE DATABASE` in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, create_engine, select, text
+
+from bench.services import ScratchDatabases
+
+POSTGRES_URL = os.environ.get(
+    "APPBUZZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def missing(message: str) -> None:
+    """Something the suite needs is not here: a failure in CI, a skip elsewhere."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def checked_server(url: str = POSTGRES_URL) -> str:
+    """`url` once it answers a query (else skipped, or failed in CI)."""
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        missing(f"PostgreSQL at {url} is not reachable: {error}")
+    finally:
+        engine.dispose()
+    return url
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "appbuzz_test") -> Iterator[str]:
+    """A fresh, empty database on the server, dropped (with its sessions) on exit."""
+    databases = ScratchDatabases(server_url, prefix=prefix)
+    try:
+        yield databases.create()
+    finally:
+        databases.drop_all()
+
+
+def table_rows(url: str, table: Table) -> list[dict[str, Any]]:
+    """Every row of `table` in the database at `url` (either backend), as dicts."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(select(table))]
+    finally:
+        engine.dispose()

@@ -1,0 +1,39 @@
+"""Prefect for the tests: one real server per test session (the benchmarks' starter), and what
+the server holds about flow runs, read back through its REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bench.services import PrefectServer, prefect_server
+
+__all__ = ["PrefectServer", "prefect_records", "prefect_server"]
+
+_KINDS = ("flow_runs", "task_runs", "logs", "artifacts")
+_PAGE = 200
+
+
+def prefect_records(api_url: str, flow_run_id: str | None = None) -> dict[str, list[Any]]:
+    """Flow runs (parameters, states), task runs, logs and artifacts as the API returns them:
+    of one flow run, or (`flow_run_id` None) of every run the server holds."""
+    records: dict[str, list[Any]] = {}
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        for kind in _KINDS:
+            query: dict[str, Any] = {}
+            if flow_run_id is not None:
+                field = "id" if kind == "flow_runs" else "flow_run_id"
+                query = {kind: {field: {"any_": [flow_run_id]}}}
+            if kind == "task_runs" and flow_run_id is not None:
+                query = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
+            records[kind] = []
+            while True:
+                page = client.post(
+                    f"/{kind}/filter",
+                    json={**query, "limit": _PAGE, "offset": len(records[kind])},
+                ).raise_for_status()
+                records[kind] += page.json()
+                if len(page.json()) < _PAGE:
+                    break
+    return records
