@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, func, select
 from bench.services import free_port
 from sinks.tables import appbuzz_runs
 from tests.api.conftest import _clean_env, _wait_healthy, appbuzz
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 
 NIGHTS = ("2026-11-01", "2026-11-02", "2026-11-03")
 FRESH_WITHIN = 1.0  # seconds from a commit to every process serving it (the bound)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from api.readonly import readonly_engine
 from sinks.database import DatabaseUnavailable, check_database, make_engine
 from sinks.tables import appbuzz_runs, metadata
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 
 RUN = {
     "run_id": "00000000-0000-0000-0000-000000000001",

@@ -31,7 +31,7 @@ from bench.services import free_port
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.deploy.production import README, ROOT, Done, Shell, flow_run_id, not_code
 from tests.fake_x_api import FakeXApi
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 from transforms.queries import build_query
 
 pytestmark = pytest.mark.compose
@@ -141,7 +141,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path_factory: pytest.TempPathFactory, real_csv: Path) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, catalogue_csv: Path) -> Iterator[Stack]:
     reason = engine_missing()
     if reason:
         if os.environ.get("CI") == "true":
@@ -156,7 +156,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, real_csv: Path) -> Iterator[
     clone = tmp_path_factory.mktemp("compose") / "appbuzz"
     shutil.copytree(ROOT, clone, ignore=ignore)
     (clone / "catalogue").mkdir()
-    shutil.copy(real_csv, clone / "catalogue" / "AppleStore.csv")
+    shutil.copy(catalogue_csv, clone / "catalogue" / "AppleStore.csv")
     stack = Stack(clone, f"appbuzz-test-{uuid.uuid4().hex[:10]}")
     try:
         yield stack
@@ -213,7 +213,7 @@ def test_readme_compose_lines_are_the_ones_this_test_runs() -> None:
 
 
 @pytest.mark.timeout(1800)  # a hang guard: the first image build on a busy machine is slow
-def test_compose_stack_runs_the_night_end_to_end(stack: Stack, real_csv: Path) -> None:
+def test_compose_stack_runs_the_night_end_to_end(stack: Stack, catalogue_csv: Path) -> None:
     began = time.monotonic()
     timings: dict[str, float] = {}
 
@@ -251,7 +251,7 @@ def test_compose_stack_runs_the_night_end_to_end(stack: Stack, real_csv: Path) -
     lap("deployment run --watch")
 
     # exactly what the fake serves for exactly the apps the catalogue ranks first
-    expected = top_apps(real_csv, {"Book", "Music"}, 10)
+    expected = top_apps(catalogue_csv, {"Book", "Music"}, 10)
     fake = FakeXApi()
     db_url = f"postgresql+psycopg://appbuzz:{password}@127.0.0.1:{pg_port}/appbuzz"
     rows, runs = read_rows(db_url)

@@ -161,7 +161,7 @@ def test_prefect_yaml_parameters_are_the_flows_defaults() -> None:
 
 
 def test_a_deployment_run_with_an_unwritable_output_folder_fails_before_anything_is_written(
-    deployed: Deployed, worker, postgres_url: str, real_csv: Path, tmp_path: Path, fake_x_api
+    deployed: Deployed, worker, postgres_url: str, catalogue_csv: Path, tmp_path: Path, fake_x_api
 ) -> None:
     """The worker's APPBUZZ_OUT_DIR cannot be a folder: the run ends `Failed` (Rejected) with
     one line naming it, before any X request; the database and the old files stay as they were."""
@@ -180,7 +180,7 @@ def test_a_deployment_run_with_an_unwritable_output_folder_fails_before_anything
         X_BEARER_TOKEN=fake_x_api.token,
         X_API_BASE_URL=fake_x_api.base_url,
     )
-    done = deployed.shell.with_env(CATALOGUE=str(real_csv)).run(RUN_NOW, timeout=180)
+    done = deployed.shell.with_env(CATALOGUE=str(catalogue_csv)).run(RUN_NOW, timeout=180)
     assert done.returncode != 0
     run = deployed.api("GET", f"/flow_runs/{flow_run_id(done.output)}").json()
     assert run["state_type"] == "FAILED" and run["state_name"] == "Rejected"

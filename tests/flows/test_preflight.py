@@ -29,7 +29,7 @@ def counts(url: str) -> tuple[int, int]:
 
 
 def test_an_unwritable_output_folder_fails_the_run_before_x_and_the_database(
-    real_csv: Path,
+    catalogue_csv: Path,
     database_url: str,
     tmp_path: Path,
     fake_x_api: FakeXApi,
@@ -47,7 +47,7 @@ def test_an_unwritable_output_folder_fails_the_run_before_x_and_the_database(
 
     with caplog.at_level(logging.INFO):
         state = app_mentions(
-            csv_path=real_csv, snapshot_date=date(2026, 11, 20), out_dir=out_dir,
+            csv_path=catalogue_csv, snapshot_date=date(2026, 11, 20), out_dir=out_dir,
             return_state=True,
         )  # fmt: skip
 
@@ -64,7 +64,7 @@ def test_an_unwritable_output_folder_fails_the_run_before_x_and_the_database(
 
 
 def test_a_task_that_rejects_the_input_logs_one_line_not_a_traceback(
-    real_csv: Path,
+    catalogue_csv: Path,
     database_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -72,7 +72,7 @@ def test_a_task_that_rejects_the_input_logs_one_line_not_a_traceback(
 ) -> None:
     monkeypatch.setenv("APPBUZZ_DATABASE_URL", database_url)
     broken = tmp_path / "negative-ids.csv"  # opens as a catalogue; every row fails a check
-    pl.read_csv(real_csv, n_rows=20).with_columns(id=-pl.col("id")).write_csv(broken)
+    pl.read_csv(catalogue_csv, n_rows=20).with_columns(id=-pl.col("id")).write_csv(broken)
     with caplog.at_level(logging.INFO):
         state = app_mentions(csv_path=broken, out_dir=tmp_path / "out", return_state=True)
     assert state.name == "Rejected"

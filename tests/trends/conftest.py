@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, make_url, text
 from bench.services import free_port
 from sources.catalogue import SAMPLE_CATALOGUE
 from tests.fake_x_api import FakeXApi
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 from transforms.queries import build_query
 
 FIRST_NIGHT = date(2026, 11, 1)

@@ -22,7 +22,7 @@ from sinks.events import SPIKE_EVENT
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, metadata
 from sinks.trends import TREND_COLUMNS, SpikeRule, trends
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 from tests.trends.conftest import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
 
 ORIGINAL = ("id", "track_name", "n_citacoes", "size_bytes", "price", "prime_genre")
