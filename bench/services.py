@@ -64,7 +64,12 @@ def prefect_server(ui: bool = False, **settings: str) -> Iterator[PrefectServer]
     port = free_port()
     env = {**os.environ, **QUIET_PREFECT, "PREFECT_HOME": str(home), "PREFECT_API_URL": ""}
     if ui:
-        env |= {"PREFECT_UI_ENABLED": "true", "PREFECT_UI_URL": f"http://127.0.0.1:{port}"}
+        ui_url = f"http://127.0.0.1:{port}"
+        env |= {
+            "PREFECT_UI_ENABLED": "true",
+            "PREFECT_UI_URL": ui_url,
+            "PREFECT_UI_API_URL": f"{ui_url}/api",
+        }
     env |= settings
     log = (home / "server.log").open("wb")
     server = subprocess.Popen(

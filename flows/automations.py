@@ -174,6 +174,10 @@ def notify_missed_nights(settings: OpsSettings, block_id: UUID) -> AutomationCor
             match_related=_of_app_mentions(DEPLOYMENT),
             after={"prefect.flow-run.Pending", "prefect.flow-run.Late"},
             expect={"prefect.flow-run.Completed"},
+            # one window per deployment, opened by the night's first run: any of its runs may
+            # complete it. (Without `for_each` Prefect keeps a window open from the moment the
+            # automation loads, with no run to name, and fires at its end.)
+            for_each={"related:deployment:prefect.resource.id"},
             threshold=1,
             within=timedelta(seconds=settings.night_deadline_seconds),
         ),

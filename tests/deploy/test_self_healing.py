@@ -7,8 +7,10 @@ heartbeats every 30 s in both, Prefect's minimum). Several minutes for the modul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -97,7 +99,11 @@ class Ops:
         return self.server.api_url.removesuffix("/api")
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.server.api_url}{path}", timeout=10, **kwargs)
+        for _ in range(10):  # a busy SQLite-backed server answers 503 for a moment
+            response = httpx.request(method, f"{self.server.api_url}{path}", timeout=30, **kwargs)
+            if response.status_code != 503:
+                break
+            time.sleep(1)
         response.raise_for_status()
         return response.json() if response.content else None
 
@@ -161,10 +167,8 @@ def descendants(pid: int) -> list[int]:
 def kill_tree(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """What a machine or container going away does: the worker and everything it started."""
     for pid in [process.pid, *descendants(process.pid)]:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
     process.wait(timeout=30)
 
 
@@ -239,10 +243,11 @@ def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
     hang = fake_x_api.script("slow", seconds=HANG, after=3, times=5)
     first = worker(**env)
     run_id = new_run(ops, real_csv)
+    results = Path(env["APPBUZZ_RESULTS_DIR"])
     wait_for(
-        lambda: len(fake_x_api.requests) >= 3 and fake_x_api.in_flight >= 1,
+        lambda: fake_x_api.in_flight >= 1 and len(list(results.glob("x-mentions-*"))) == 3,
         timeout=180,
-        what="three apps counted and the run waiting on the X API",
+        what="three apps counted (their results persisted) and the run waiting on the X API",
     )
     before = ops.run(run_id)
     assert before["state"]["type"] == "RUNNING"
@@ -329,10 +334,8 @@ def test_sigterm_to_a_worker_mid_run_ends_the_run(
              timeout=180, what="the run waiting on the X API")  # fmt: skip
     stopped = time.time()
     first.send_signal(signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         first.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
     kill_tree(first)
     # the first end it reached (the restart automation may have scheduled it again since)
     ended = wait_for(lambda: first_end(ops, run_id), timeout=CRASH_AFTER + 120,
@@ -375,7 +378,8 @@ def test_a_missed_night_is_alerted_and_a_completed_one_is_not(
 
 
 def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
-    """The README's UI section, in headless Chromium; screenshots in test-artifacts/."""
+    """The README's UI section in headless Chromium, on the crash test's night (completed on its
+    second attempt); screenshots in test-artifacts/self-healing/."""
     from playwright.sync_api import expect, sync_playwright
 
     run_id = NIGHTS.get("resumed")
@@ -386,16 +390,34 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.set_default_timeout(60_000)
         try:
+            # the deployment and its schedule
             page.goto(f"{ops.ui}/deployments/deployment/{deployment['id']}")
-            expect(page.get_by_text("nightly").first).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(3000)
-            page.screenshot(path=ARTIFACTS / "1-deployment.png", full_page=True)
+            expect(page.get_by_text("At 03:00 AM every day")).to_be_visible()
+            expect(page.get_by_text(ops.run(run_id)["name"]).first).to_be_visible()  # its runs
+            page.screenshot(path=ARTIFACTS / "1-deployment-schedule.png", full_page=True)
 
+            # the night: completed, restarted by the automation, both attempts in its logs
             page.goto(f"{ops.ui}/runs/flow-run/{run_id}")
-            expect(page.get_by_text("Completed").first).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(3000)
-            page.screenshot(path=ARTIFACTS / "2-run.png", full_page=True)
+            expect(page.get_by_text("appbuzz: restart a crashed night")).to_be_visible()
+            expect(page.get_by_text("Completed").first).to_be_visible()
+            starts = page.get_by_text(re.compile(r"^Beginning flow run '"))
+            expect(starts).to_have_count(2)
+            per_app = page.get_by_text(re.compile(r"^app \d+: \d+ mentions \(ok\) in 1 request"))
+            expect(per_app).to_have_count(10)  # each app counted once over the two attempts
+            page.screenshot(path=ARTIFACTS / "2-resumed-night-logs.png", full_page=True)
+
+            # one task run per app and attempt: count-mentions-<id>
+            page.get_by_role("tab", name="Task Runs").click()
+            expect(page.get_by_text(re.compile(r"^count-mentions-\d+$")).first).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "3-task-runs.png", full_page=True)
+
+            # both artifacts
+            page.get_by_role("tab", name="Artifacts").click()
+            expect(page.get_by_text("app-mentions-summary")).to_be_visible()
+            expect(page.get_by_text("app-mentions-top")).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "4-artifacts.png", full_page=True)
         finally:
             print(f"\nscreenshots: {ARTIFACTS}")
             browser.close()
