@@ -20,6 +20,7 @@ from uuid import UUID
 from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState, SendNotification
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -57,15 +58,25 @@ class OpsSettings(BaseSettings):
     x_api_limit: int = Field(default=5, ge=1, le=1000)
 
 
-def _of_app_mentions(deployment: str | None) -> list[dict[str, str]]:
+def _of_app_mentions(
+    deployment: str | None,
+) -> list[ResourceSpecification | dict[str, str | list[str]]]:
     """Related-resource filters: runs of the flow from a deployment (all, or the named one)."""
-    related = {"prefect.resource.role": "deployment"}
-    if deployment is not None:
-        related["prefect.resource.name"] = deployment
-    return [{"prefect.resource.role": "flow", "prefect.resource.name": FLOW}, related]
+    named = {} if deployment is None else {"prefect.resource.name": deployment}
+    return [
+        ResourceSpecification.model_validate(
+            {"prefect.resource.role": "flow", "prefect.resource.name": FLOW}
+        ),
+        ResourceSpecification.model_validate({"prefect.resource.role": "deployment", **named}),
+    ]
 
 
-_RUN = {"prefect.resource.id": "prefect.flow-run.*"}
+def _runs(**more: str | list[str]) -> ResourceSpecification:
+    """Flow runs, with more labels of the event's resource (`prefect.state-type`, ...)."""
+    return ResourceSpecification.model_validate(
+        {"prefect.resource.id": "prefect.flow-run.*", **more}
+    )
+
 
 _HEAD = (
     "Deployment: {{ flow.name }}/{{ deployment.name }}\n"
@@ -91,7 +102,7 @@ def crash_silent_runs(settings: OpsSettings) -> AutomationCore:
         description="A run of app-mentions that stopped sending heartbeats is marked Crashed.",
         trigger=EventTrigger(
             posture=Posture.Proactive,
-            match=_RUN,
+            match=_runs(),
             match_related=_of_app_mentions(None),
             after={"prefect.flow-run.heartbeat"},
             expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in TERMINAL)},
@@ -101,6 +112,8 @@ def crash_silent_runs(settings: OpsSettings) -> AutomationCore:
         ),
         actions=[
             ChangeFlowRunState(
+                name=None,
+                force=False,
                 state=StateType.CRASHED,
                 message=f"no heartbeat for {settings.crash_after_seconds} s: the worker or its "
                 "machine stopped",
@@ -120,7 +133,7 @@ def restart_crashed_nights(settings: OpsSettings) -> AutomationCore:
         enabled=settings.max_restarts > 0,
         trigger=EventTrigger(
             posture=Posture.Reactive,
-            match={**_RUN, "prefect.run-count": attempts or ["0"]},
+            match=_runs(**{"prefect.run-count": attempts or ["0"]}),
             match_related=_of_app_mentions(DEPLOYMENT),
             expect={"prefect.flow-run.Crashed"},
             threshold=1,
@@ -143,7 +156,7 @@ def notify_failed_runs(block_id: UUID) -> AutomationCore:
         description=f"One notification per failed or crashed run of {FLOW}.",
         trigger=EventTrigger(
             posture=Posture.Reactive,
-            match={**_RUN, "prefect.state-type": ["FAILED", "CRASHED"]},
+            match=_runs(**{"prefect.state-type": ["FAILED", "CRASHED"]}),
             match_related=_of_app_mentions(None),
             expect={"prefect.flow-run.*"},
             threshold=1,
@@ -170,7 +183,7 @@ def notify_missed_nights(settings: OpsSettings, block_id: UUID) -> AutomationCor
         "night's run starting or going late.",
         trigger=EventTrigger(
             posture=Posture.Proactive,
-            match=_RUN,
+            match=_runs(),
             match_related=_of_app_mentions(DEPLOYMENT),
             after={"prefect.flow-run.Pending", "prefect.flow-run.Late"},
             expect={"prefect.flow-run.Completed"},

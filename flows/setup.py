@@ -57,13 +57,16 @@ def ensure_alert_block(client: SyncPrefectClient, settings: OpsSettings) -> tupl
     notification block already saved under the name (Slack, e-mail, ... made in the UI)."""
     name = settings.alert_block
     if settings.alert_webhook_url is not None:
-        block = CustomWebhookNotificationBlock(
-            name=name,
-            url=settings.alert_webhook_url.get_secret_value(),
-            method="POST",
-            json_data={"subject": "{{subject}}", "body": "{{body}}"},
+        block = CustomWebhookNotificationBlock.model_validate(
+            {
+                "name": name,
+                "url": settings.alert_webhook_url.get_secret_value(),
+                "method": "POST",
+                "json_data": {"subject": "{{subject}}", "body": "{{body}}"},
+            }
         )
         block_id = block.save(name, overwrite=True)
+        assert isinstance(block_id, UUID)
         return block_id, f"notification block {name}: webhook from APPBUZZ_ALERT_WEBHOOK_URL"
     for document in client.read_block_documents(include_secrets=False):
         schema = document.block_schema
