@@ -406,18 +406,20 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
             expect(starts).to_have_count(2)
             per_app = page.get_by_text(re.compile(r"^app \d+: \d+ mentions \(ok\) in 1 request"))
             expect(per_app).to_have_count(10)  # each app counted once over the two attempts
-            page.screenshot(path=ARTIFACTS / "2-resumed-night-logs.png", full_page=True)
+            page.screenshot(path=ARTIFACTS / "2-resumed-night.png")
+            per_app.nth(9).scroll_into_view_if_needed()
+            page.screenshot(path=ARTIFACTS / "3-resumed-night-logs.png")
 
             # one task run per app and attempt: count-mentions-<id>
-            page.get_by_role("tab", name="Task Runs").click()
+            page.get_by_text("Task Runs", exact=True).click()
             expect(page.get_by_text(re.compile(r"^count-mentions-\d+$")).first).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "3-task-runs.png", full_page=True)
+            page.screenshot(path=ARTIFACTS / "4-task-runs.png", full_page=True)
 
             # both artifacts
-            page.get_by_role("tab", name="Artifacts").click()
+            page.get_by_text("Artifacts", exact=True).click()
             expect(page.get_by_text("app-mentions-summary")).to_be_visible()
             expect(page.get_by_text("app-mentions-top")).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "4-artifacts.png", full_page=True)
+            page.screenshot(path=ARTIFACTS / "5-artifacts.png", full_page=True)
         finally:
             print(f"\nscreenshots: {ARTIFACTS}")
             browser.close()
