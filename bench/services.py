@@ -56,16 +56,25 @@ class PrefectServer:
 
 
 @contextmanager
-def prefect_server() -> Iterator[PrefectServer]:
+def prefect_server(ui: bool = False, **settings: str) -> Iterator[PrefectServer]:
     """A `prefect server start` on a free loopback port with a PREFECT_HOME of its own (the
-    benchmarks' and the test suite's); stopped, and its home removed, on exit."""
+    benchmarks' and the test suite's); stopped, and its home removed, on exit. `ui` serves the
+    UI too (its links point at this port); `settings` are more server settings."""
     home = Path(tempfile.mkdtemp(prefix="appbuzz-bench-prefect-"))
     port = free_port()
     env = {**os.environ, **QUIET_PREFECT, "PREFECT_HOME": str(home), "PREFECT_API_URL": ""}
+    if ui:
+        ui_url = f"http://127.0.0.1:{port}"
+        env |= {
+            "PREFECT_UI_ENABLED": "true",
+            "PREFECT_UI_URL": ui_url,
+            "PREFECT_UI_API_URL": f"{ui_url}/api",
+        }
+    env |= settings
     log = (home / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port), "--no-ui"],
+         "--port", str(port), *([] if ui else ["--no-ui"])],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     api_url = f"http://127.0.0.1:{port}/api"

@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="write the synthetic sample catalogue")
     sample.add_argument("--out", type=Path, required=True, help="where to write the CSV")
+
+    setup = commands.add_parser(
+        "setup", help="prepare the Prefect server: work pool, X API limit, alerts, automations"
+    )
+    setup.add_argument(
+        "--x-api-limit", type=_positive_int, help="default: APPBUZZ_X_API_LIMIT or 5"
+    )
     return parser
 
 
@@ -129,19 +136,21 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))
 
     from flows.app_mentions import app_mentions
+    from flows.heartbeats import heartbeats_only_with_a_server
     from transforms.errors import REJECTED
 
-    state = app_mentions(
-        csv_path=args.csv,
-        genres=args.genres,
-        top_n=args.top_n,
-        strategy=args.strategy,
-        max_pages=args.max_pages,
-        snapshot_date=args.snapshot_date,
-        out_dir=args.out,
-        load_catalogue=args.load_catalogue,
-        return_state=True,
-    )
+    with heartbeats_only_with_a_server():
+        state = app_mentions(
+            csv_path=args.csv,
+            genres=args.genres,
+            top_n=args.top_n,
+            strategy=args.strategy,
+            max_pages=args.max_pages,
+            snapshot_date=args.snapshot_date,
+            out_dir=args.out,
+            load_catalogue=args.load_catalogue,
+            return_state=True,
+        )
     if state.is_completed():
         summary = state.result()
         run = summary.run
@@ -189,6 +198,12 @@ def sample_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def setup_command(args: argparse.Namespace) -> int:
+    from flows.setup import setup_command as setup
+
+    return setup(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name, value in _QUIET_PREFECT.items():
@@ -197,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the terminal gets warnings; the Prefect API (and UI) still gets every INFO line
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     commands = {"run": run_command, "serve": serve_command, "sample": sample_command}
+    commands["setup"] = setup_command
     return commands[args.command](args)
 
 

@@ -120,6 +120,12 @@ class FakeXApi:
         with self._lock:
             return sorted(self._records, key=lambda r: r.started)
 
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet answered (a slow reply, a hung one)."""
+        with self._lock:
+            return self._in_flight
+
     def requests_for(self, query: str) -> list[Recorded]:
         return [r for r in self.requests if r.query == query]
 

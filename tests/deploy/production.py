@@ -38,10 +38,11 @@ RUN_BACKFILL = (
     " --param snapshot_date=2026-11-27 --param top_n=3 --watch"
 )
 CREATE_LIMIT = "prefect gcl create x-api --limit 5"
+SETUP = "appbuzz setup"
 RETRY = 'prefect flow-run retry "$FLOW_RUN_ID"'
 WATCH = 'prefect flow-run watch "$FLOW_RUN_ID"'
 PRODUCTION_STEPS = (
-    CREATE_POOL, CREATE_LIMIT, DEPLOY, INSPECT, START_WORKER, RUN_NOW, RUN_BACKFILL, RETRY, WATCH,
+    SETUP, CREATE_POOL, CREATE_LIMIT, DEPLOY, INSPECT, START_WORKER, RUN_NOW, RUN_BACKFILL, RETRY, WATCH,
 )  # fmt: skip
 
 _LOCAL_STATE = {".git", ".venv", ".pytest_cache", ".ruff_cache", ".env", "out", "data", "build"}

@@ -17,7 +17,7 @@ from pydantic import AliasChoices
 
 from flows.settings import Settings
 from sinks.trends import SpikeRule
-from tests.deploy.production import CREATE_LIMIT, CREATE_POOL, DEPLOY, ROOT, START_WORKER
+from tests.deploy.production import CREATE_LIMIT, DEPLOY, ROOT, SETUP, START_WORKER
 from tests.support.environment import is_setting
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -150,7 +150,7 @@ def test_deploy_service_runs_the_readme_steps_in_the_image() -> None:
     script = interpolate(" ".join(services()["deploy"]["command"]), env_example())
     # the limit the README creates, named as the X API tasks look it up
     assert f" {Settings.model_fields['x_concurrency_limit'].default} " in CREATE_LIMIT
-    steps = [CREATE_POOL, CREATE_LIMIT, DEPLOY]
+    steps = [SETUP, DEPLOY]
     assert all(step in script for step in steps), script
     assert [script.index(step) for step in steps] == sorted(script.index(s) for s in steps)
 

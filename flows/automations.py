@@ -1,0 +1,213 @@
+"""The Prefect automations that keep the nightly job healthy, as code (`appbuzz setup` applies them).
+
+Prefect Cloud detects unresponsive runs by itself; a self-hosted server does only what its
+automations say. These four cover the nights nobody watches:
+
+- a run of `app-mentions` whose heartbeats stop (worker killed, machine gone) is marked `Crashed`;
+- a crashed run of `app-mentions/nightly` is scheduled again, the same flow run (same parameters,
+  same scheduled date, so the same night), at most `max_restarts` times; its per-app results
+  persist in APPBUZZ_RESULTS_DIR, so it asks only for apps not yet counted;
+- a run that ends `Failed` (any failed state, `Rejected` too) or `Crashed` sends one notification;
+- a nightly run that started (or went `Late`, nobody took it) without a run of `nightly`
+  `Completed` within `night_deadline_seconds` sends the same kind of notification.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState, SendNotification
+from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FLOW = "app-mentions"
+DEPLOYMENT = "nightly"
+PREFIX = "appbuzz: "
+CRASH_SILENT = f"{PREFIX}silent run -> Crashed"
+RESTART_CRASHED = f"{PREFIX}restart a crashed night"
+NOTIFY_FAILED = f"{PREFIX}notify a failed or crashed run"
+NOTIFY_MISSED = f"{PREFIX}notify a missed night"
+
+TERMINAL = ("Completed", "Failed", "Cancelled", "Crashed")
+
+
+class OpsSettings(BaseSettings):
+    """What `appbuzz setup` reads from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="APPBUZZ_", extra="ignore", env_ignore_empty=True)
+
+    # A run silent this long is `Crashed`. Keep it about 3x the heartbeat frequency set for the
+    # deployment's runs in prefect.yaml (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, 30 s: Prefect's
+    # minimum), so two late heartbeats on a busy machine are not a crash.
+    crash_after_seconds: int = Field(default=90, ge=31)
+    # how many times one night's crashed run is started again
+    max_restarts: int = Field(default=2, ge=0, le=10)
+    # a nightly run that has not `Completed` this long after it started (or went late) is alerted
+    night_deadline_seconds: int = Field(default=4 * 3600, ge=10)
+    # a webhook that gets the alerts as JSON {"subject": ..., "body": ...}; a secret (it may
+    # carry a token), stored in the Prefect block, never printed
+    alert_webhook_url: SecretStr | None = None
+    # the notification block the alerts go to: any Prefect notification block of this name
+    alert_block: str = "appbuzz-alerts"
+    work_pool: str = "appbuzz-process"
+    x_concurrency_limit: str = "x-api"
+    x_api_limit: int = Field(default=5, ge=1, le=1000)
+
+
+def _of_app_mentions(
+    deployment: str | None,
+) -> list[ResourceSpecification | dict[str, str | list[str]]]:
+    """Related-resource filters: runs of the flow from a deployment (all, or the named one)."""
+    named = {} if deployment is None else {"prefect.resource.name": deployment}
+    return [
+        ResourceSpecification.model_validate(
+            {"prefect.resource.role": "flow", "prefect.resource.name": FLOW}
+        ),
+        ResourceSpecification.model_validate({"prefect.resource.role": "deployment", **named}),
+    ]
+
+
+def _runs(**more: str | list[str]) -> ResourceSpecification:
+    """Flow runs, with more labels of the event's resource (`prefect.state-type`, ...)."""
+    return ResourceSpecification.model_validate(
+        {"prefect.resource.id": "prefect.flow-run.*", **more}
+    )
+
+
+_HEAD = (
+    "Deployment: {{ flow.name }}/{{ deployment.name }}\n"
+    "Night: {{ flow_run.expected_start_time.strftime('%Y-%m-%d') }} (run {{ flow_run.name }})\n"
+)
+_LINK = "Run: {{ flow_run|ui_url }}\n"
+# the state as the event saw it: by the time this renders, a restart may have rescheduled the run
+_FAILED_BODY = (
+    _HEAD + "State: {{ event.resource['prefect.state-name'] }} (attempt "
+    "{{ event.resource['prefect.run-count'] }})\n"
+    "Message: {{ event.resource['prefect.state-message'] }}\n" + _LINK
+)
+_MISSED_BODY = (
+    _HEAD + "State now: {{ flow_run.state.name }} (attempt {{ flow_run.run_count }})\n"
+    "Message: {{ flow_run.state.message }}\n" + _LINK
+)
+
+
+def crash_silent_runs(settings: OpsSettings) -> AutomationCore:
+    """The heartbeat check: after a heartbeat, another heartbeat or an end within the window."""
+    return AutomationCore(
+        name=CRASH_SILENT,
+        description="A run of app-mentions that stopped sending heartbeats is marked Crashed.",
+        trigger=EventTrigger(
+            posture=Posture.Proactive,
+            match=_runs(),
+            match_related=_of_app_mentions(None),
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in TERMINAL)},
+            for_each={"prefect.resource.id"},
+            threshold=1,
+            within=timedelta(seconds=settings.crash_after_seconds),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                name=None,
+                force=False,
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {settings.crash_after_seconds} s: the worker or its "
+                "machine stopped",
+            )
+        ],
+    )
+
+
+def restart_crashed_nights(settings: OpsSettings) -> AutomationCore:
+    """Schedules the same flow run again, as `prefect flow-run retry` does: its parameters and
+    its scheduled date (the night) are kept; `prefect.run-count` bounds the restarts."""
+    attempts = [str(n) for n in range(1, settings.max_restarts + 1)]
+    return AutomationCore(
+        name=RESTART_CRASHED,
+        description=f"A crashed run of {FLOW}/{DEPLOYMENT} runs again, at most "
+        f"{settings.max_restarts} times, resuming from its persisted per-app results.",
+        enabled=settings.max_restarts > 0,
+        trigger=EventTrigger(
+            posture=Posture.Reactive,
+            match=_runs(**{"prefect.run-count": attempts or ["0"]}),
+            match_related=_of_app_mentions(DEPLOYMENT),
+            expect={"prefect.flow-run.Crashed"},
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.SCHEDULED,
+                name="AwaitingRetry",
+                message=f"restarted after a crash (at most {settings.max_restarts} times)",
+                force=True,
+            )
+        ],
+    )
+
+
+def notify_failed_runs(block_id: UUID) -> AutomationCore:
+    return AutomationCore(
+        name=NOTIFY_FAILED,
+        description=f"One notification per failed or crashed run of {FLOW}.",
+        trigger=EventTrigger(
+            posture=Posture.Reactive,
+            match=_runs(**{"prefect.state-type": ["FAILED", "CRASHED"]}),
+            match_related=_of_app_mentions(None),
+            expect={"prefect.flow-run.*"},
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[
+            SendNotification(
+                block_document_id=block_id,
+                subject="appbuzz: {{ flow.name }}/{{ deployment.name }} run "
+                "{{ flow_run.name }} ended {{ event.resource['prefect.state-name'] }}",
+                body=_FAILED_BODY,
+            )
+        ],
+    )
+
+
+def notify_missed_nights(settings: OpsSettings, block_id: UUID) -> AutomationCore:
+    """Started (Pending: a worker took it) or `Late` (nobody did): some run of the deployment
+    must reach `Completed` within the deadline, or the night is reported missed."""
+    hours = settings.night_deadline_seconds / 3600
+    return AutomationCore(
+        name=NOTIFY_MISSED,
+        description=f"No run of {FLOW}/{DEPLOYMENT} Completed within {hours:g} h of the "
+        "night's run starting or going late.",
+        trigger=EventTrigger(
+            posture=Posture.Proactive,
+            match=_runs(),
+            match_related=_of_app_mentions(DEPLOYMENT),
+            after={"prefect.flow-run.Pending", "prefect.flow-run.Late"},
+            expect={"prefect.flow-run.Completed"},
+            # one window per deployment, opened by the night's first run: any of its runs may
+            # complete it. (Without `for_each` Prefect keeps a window open from the moment the
+            # automation loads, with no run to name, and fires at its end.)
+            for_each={"related:deployment:prefect.resource.id"},
+            threshold=1,
+            within=timedelta(seconds=settings.night_deadline_seconds),
+        ),
+        actions=[
+            SendNotification(
+                block_document_id=block_id,
+                subject="appbuzz: missed night: {{ flow.name }}/{{ deployment.name }} has no "
+                f"Completed run {hours:g} h after it was due",
+                body=_MISSED_BODY,
+            )
+        ],
+    )
+
+
+def automations(settings: OpsSettings, block_id: UUID | None) -> list[AutomationCore]:
+    """Everything `appbuzz setup` keeps on the server; notifications only with a block."""
+    wanted = [crash_silent_runs(settings), restart_crashed_nights(settings)]
+    if block_id is not None:
+        wanted += [notify_failed_runs(block_id), notify_missed_nights(settings, block_id)]
+    return wanted

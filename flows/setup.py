@@ -1,0 +1,143 @@
+"""`appbuzz setup`: prepare a Prefect server for appbuzz, safe to repeat.
+
+Creates what is missing and brings what exists to what the code says: the process work pool,
+the global concurrency limit for the X API, the notification block (from APPBUZZ_ALERT_WEBHOOK_URL
+when set) and the automations of `flows.automations`, one of each by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from uuid import UUID
+
+import httpx
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.actions import (
+    GlobalConcurrencyLimitCreate,
+    GlobalConcurrencyLimitUpdate,
+    WorkPoolCreate,
+)
+from prefect.events.schemas.automations import AutomationCore
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.settings import get_current_settings
+
+from flows.automations import PREFIX, OpsSettings, automations
+
+
+def ensure_work_pool(client: SyncPrefectClient, name: str) -> str:
+    try:
+        client.read_work_pool(name)
+        return f"work pool {name}: kept"
+    except ObjectNotFound:
+        from prefect.workers.process import ProcessWorker
+
+        template = ProcessWorker.get_default_base_job_template()
+        client.create_work_pool(
+            WorkPoolCreate(name=name, type="process", base_job_template=template)
+        )
+        return f"work pool {name}: created"
+
+
+def ensure_limit(client: SyncPrefectClient, name: str, limit: int) -> str:
+    try:
+        current = client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
+        return f"concurrency limit {name}: created, {limit}"
+    if current.limit == limit:
+        return f"concurrency limit {name}: kept, {limit}"
+    client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=limit))
+    return f"concurrency limit {name}: {current.limit} -> {limit}"
+
+
+def ensure_alert_block(client: SyncPrefectClient, settings: OpsSettings) -> tuple[UUID | None, str]:
+    """The block the alerts go to: written from the webhook URL when it is set, otherwise any
+    notification block already saved under the name (Slack, e-mail, ... made in the UI)."""
+    name = settings.alert_block
+    if settings.alert_webhook_url is not None:
+        block = CustomWebhookNotificationBlock.model_validate(
+            {
+                "name": name,
+                "url": settings.alert_webhook_url.get_secret_value(),
+                "method": "POST",
+                "json_data": {"subject": "{{subject}}", "body": "{{body}}"},
+            }
+        )
+        block_id = block.save(name, overwrite=True)
+        assert isinstance(block_id, UUID)
+        return block_id, f"notification block {name}: webhook from APPBUZZ_ALERT_WEBHOOK_URL"
+    for document in client.read_block_documents(include_secrets=False):
+        schema = document.block_schema
+        if document.name == name and schema is not None and "notify" in schema.capabilities:
+            return document.id, f"notification block {name}: kept ({document.block_type_name})"
+    return None, (
+        "notifications: off (set APPBUZZ_ALERT_WEBHOOK_URL, or save a notification block "
+        f"named {name}, and run setup again)"
+    )
+
+
+def apply_automations(client: SyncPrefectClient, wanted: list[AutomationCore]) -> list[str]:
+    """One automation per name: the first of a name is updated, extra copies and appbuzz
+    automations no longer wanted are deleted."""
+    said = []
+    names = {a.name for a in wanted}
+    for automation in wanted:
+        existing = client.read_automations_by_name(automation.name)
+        if existing:
+            client.update_automation(existing[0].id, automation)
+            for extra in existing[1:]:
+                client.delete_automation(extra.id)
+            said.append(f"automation {automation.name!r}: updated")
+        else:
+            client.create_automation(automation)
+            said.append(f"automation {automation.name!r}: created")
+    for stale in client.read_automations():
+        if stale.name.startswith(PREFIX) and stale.name not in names:
+            client.delete_automation(stale.id)
+            said.append(f"automation {stale.name!r}: deleted")
+    return said
+
+
+def setup(settings: OpsSettings) -> list[str]:
+    """Bring the server of PREFECT_API_URL to what appbuzz needs; one line per thing done."""
+    with get_client(sync_client=True) as client:
+        lines = [
+            ensure_work_pool(client, settings.work_pool),
+            ensure_limit(client, settings.x_concurrency_limit, settings.x_api_limit),
+        ]
+        block_id, said = ensure_alert_block(client, settings)
+        lines.append(said)
+        lines += apply_automations(client, automations(settings, block_id))
+    return lines
+
+
+def setup_command(args: argparse.Namespace) -> int:
+    """The CLI's `setup`: one line per thing done; a missing or unreachable server is one line."""
+    from pydantic import ValidationError
+
+    try:
+        settings = OpsSettings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        print(
+            f"appbuzz: setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr
+        )
+        return 2
+    if args.x_api_limit is not None:
+        settings = settings.model_copy(update={"x_api_limit": args.x_api_limit})
+    if not get_current_settings().api.url:
+        print("appbuzz: setup needs a Prefect server: set PREFECT_API_URL", file=sys.stderr)
+        return 2
+    try:
+        lines = setup(settings)
+    except (httpx.HTTPError, PrefectHTTPStatusError) as error:
+        print(
+            f"appbuzz: the Prefect server at {get_current_settings().api.url} said: {error}",
+            file=sys.stderr,
+        )
+        return 1
+    for line in lines:
+        print(f"appbuzz: {line}")
+    return 0
