@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.polling import wait_for
 
 from bench.services import PrefectServer
 from bench.services import prefect_server as start_prefect_server
@@ -43,7 +44,6 @@ from tests.deploy.production import (
 )
 from tests.deploy.test_deployment_x_api import read, worker_env
 from tests.fake_x_api import FakeXApi
-from tests.polling import wait_for
 
 pytestmark = pytest.mark.postgres
 
