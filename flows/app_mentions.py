@@ -324,9 +324,9 @@ def _run(
         record_failed_run(settings, run.failed(str(stopped), datetime.now(UTC)))
         raise
     run = run.completed(mention_totals(enriched), datetime.now(UTC))
-    loaded = load_snapshot(settings, run, enriched, out_dir, catalogue.rejects)
-    publish(run, loaded.rows, loaded.outputs)
-    emit_spike_events(run, loaded.night)
+    stored = load_snapshot(settings, run, enriched, out_dir, catalogue.rejects)
+    publish(run, stored.rows, stored.outputs)
+    emit_spike_events(run, stored.night)
     return RunSummary(
-        run, {name: str(path) for name, path in loaded.outputs.items()}, trend_note(loaded.rows)
+        run, {name: str(path) for name, path in stored.outputs.items()}, trend_note(stored.rows)
     )

@@ -135,7 +135,7 @@ def run_command(args: argparse.Namespace) -> int:
     except AppbuzzError as error:
         return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))
 
-    from flows.app_mentions import app_mentions
+    from flows.app_mentions import RunSummary, app_mentions
     from flows.heartbeats import heartbeats_only_with_a_server
     from transforms.errors import REJECTED
 
@@ -153,6 +153,7 @@ def run_command(args: argparse.Namespace) -> int:
         )
     if state.is_completed():
         summary = state.result()
+        assert isinstance(summary, RunSummary)  # a completed run returns its summary
         run = summary.run
         print(
             f"appbuzz: {run.selection} on {run.snapshot_date}: "
