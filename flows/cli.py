@@ -168,7 +168,8 @@ def serve_command(args: argparse.Namespace) -> int:
 
     from api.server import listen, prepare, serve
     from flows.settings import get_settings
-    from sinks.database import DatabaseUnavailable, safe_url
+    from sinks.database import DatabaseUnavailable
+    from transforms.redaction import safe_url
 
     try:
         url = args.database_url or get_settings().database_url.get_secret_value()

@@ -18,7 +18,6 @@ from contextlib import AbstractContextManager
 from datetime import date
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import polars as pl
 from prefect import get_run_logger, task, unmapped
@@ -32,12 +31,14 @@ from pydantic import SecretStr
 
 from flows.settings import Settings
 from sources.rate_limit import RateGate
-from sources.x_api import MentionCount, RetryPolicy, TokenRefused, XApi
+from sources.x_api import MentionCount, RetryPolicy, XApi
 from sources.x_client import EnrichmentStopped
+from transforms.errors import TokenRefused, UsageCapped
 from transforms.mentions import join_mentions, mention_results, skipped_mentions
 from transforms.queries import with_mention_queries
+from transforms.redaction import safe_url
 
-CACHE_VERSION = "x-mentions-v1"
+CACHE_VERSION = "x-mentions-v2"
 NOT_COUNTED = "not counted: enrichment stopped after the X API refused the token"
 
 
@@ -93,8 +94,8 @@ def count_app_mentions(
         return _failed(MentionCount(None, "failed", "the name has no searchable words"))
     try:
         count = api.count(query, strategy, max_pages)
-    except TokenRefused as refusal:
-        return _not_counted(MentionCount(None, "failed", str(refusal)), "TokenRefused")
+    except (TokenRefused, UsageCapped) as refusal:
+        return _not_counted(MentionCount(None, "failed", str(refusal)), type(refusal).__name__)
     except EnrichmentStopped:
         return _not_counted(MentionCount(None, "failed", NOT_COUNTED), "NotCounted")
     if count.mention_status == "failed":
@@ -105,7 +106,7 @@ def count_app_mentions(
         return _failed(count)
     get_run_logger().info(
         "app %s: %s mentions (%s) in %d request(s); query %s; %s",
-        app_id, count.n_citacoes, count.mention_status, count.x_requests, query,
+        app_id, count.mentions, count.mention_status, count.x_requests, query,
         api.budget(strategy),
     )  # fmt: skip
     return count
@@ -123,19 +124,11 @@ def prefect_slot(name: str) -> Callable[[], AbstractContextManager[object]] | No
     return partial(concurrency, name, occupy=1, strict=True)
 
 
-def shown_url(url: str) -> str:
-    """A base URL as it may be logged: any user:password@ part dropped."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
-
-
 def open_x_api(settings: Settings, token: SecretStr) -> XApi:
     slot = prefect_slot(settings.x_concurrency_limit)
     get_run_logger().info(
         "X API at %s: at most %d requests in flight%s",
-        shown_url(settings.x_api_base_url),
+        safe_url(settings.x_api_base_url),
         settings.x_max_concurrency,
         f", within Prefect concurrency limit {settings.x_concurrency_limit!r}" if slot else "",
     )
@@ -160,7 +153,8 @@ def result_record(app_id: int, state: State) -> dict[str, Any]:
         data = MentionCount(None, "failed", f"internal error ({type(data).__name__})")
     if state.name == "Cached":
         data = dataclasses.replace(data, x_requests=0, posts_consumed=0)
-    return {"id": app_id, **dataclasses.asdict(data)}
+    record = dataclasses.asdict(data)
+    return {"id": app_id, "n_citacoes": record.pop("mentions"), **record}
 
 
 def enrich_mentions(

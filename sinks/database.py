@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, delete, event, insert, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, make_url, text
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 
 from sinks.tables import app_mentions, appbuzz_runs, metadata
+from transforms.redaction import redact, shown_database_url
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -19,24 +20,6 @@ class DatabaseUnavailable(RuntimeError):
 
 class DatabaseUrlInvalid(ValueError):
     """The database URL cannot be used as written: not a URL, or a driver that is not installed."""
-
-
-# libpq also takes secrets as URL query parameters (`?password=...`): hide those too
-_SECRET_QUERY_KEYS = frozenset({"password", "sslpassword", "passfile", "sslkey"})
-
-
-def _shown(url: URL) -> str:
-    hidden = {k: "***" for k in url.query if k.lower() in _SECRET_QUERY_KEYS}
-    shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
-    return shown.replace("=%2A%2A%2A", "=***")
-
-
-def safe_url(url: str) -> str:
-    """The URL as it may be shown to a person: the password replaced by ***."""
-    try:
-        return _shown(make_url(url))
-    except Exception:  # an unparsable URL may hold a secret anywhere in it
-        return "<unparsable database URL>"
 
 
 def make_engine(url: str) -> Engine:
@@ -60,7 +43,7 @@ def make_engine(url: str) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise DatabaseUnavailable(
-                    f"database {_shown(parsed)} is not usable: cannot create the folder "
+                    f"database {shown_database_url(parsed)} is not usable: cannot create the folder "
                     f"{folder} ({error.strerror})"
                 ) from None
         connect_args["timeout"] = 30
@@ -73,7 +56,7 @@ def make_engine(url: str) -> Engine:
         usable = False
     if not usable:
         raise DatabaseUrlInvalid(
-            f"database {_shown(parsed)}: the driver {parsed.drivername!r} is not available "
+            f"database {shown_database_url(parsed)}: the driver {parsed.drivername!r} is not available "
             "(appbuzz runs on postgresql+psycopg:// and sqlite:///)"
         )
     if parsed.get_backend_name() == "sqlite":
@@ -97,7 +80,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def describe_error(error: BaseException) -> str:
     """The first line of the driver's own message: enough to act on, never the URL."""
     original = getattr(error, "orig", None) or error
-    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return redact((str(original).strip().splitlines() or [type(original).__name__])[0])
 
 
 def _lock_schema(connection: Connection) -> None:
@@ -118,7 +101,7 @@ def check_database(engine: Engine) -> None:
             metadata.create_all(connection, checkfirst=True)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
-            f"database {_shown(engine.url)} is not usable: {describe_error(error)}"
+            f"database {shown_database_url(engine.url)} is not usable: {describe_error(error)}"
         ) from None
 
 
@@ -151,7 +134,7 @@ def replace_snapshot(
             connection.execute(insert(appbuzz_runs), dict(run))
     except (OperationalError, InterfaceError) as error:  # the connection failed, not the data
         raise DatabaseUnavailable(
-            f"database {_shown(engine.url)}: the load of {run['selection']} on "
+            f"database {shown_database_url(engine.url)}: the load of {run['selection']} on "
             f"{run['snapshot_date']} was rolled back: {describe_error(error)}"
         ) from None
 

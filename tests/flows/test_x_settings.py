@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from flows.enrich import mention_cache_key, shown_url
+from flows.enrich import mention_cache_key
 from flows.settings import Settings
 from transforms.queries import DEFAULT_TEMPLATE
+from transforms.redaction import safe_url as shown_url
 
 
 @pytest.fixture(autouse=True)
