@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
 from flows.enrich import enrich_mentions
+from flows.plan import plan_run
 from flows.settings import Settings, get_settings
 from sinks.artifacts import publish_artifacts
 from sinks.catalogue import catalogue_loaded, load_catalogue
@@ -166,7 +168,7 @@ def load_snapshot(settings: Settings, run: dict[str, Any], enriched: pl.DataFram
     )
     engine = make_engine(settings.database_url.get_secret_value())
     try:
-        replace_snapshot(engine, run, rows.drop("posts_consumed").to_dicts())
+        replace_snapshot(engine, run, rows.to_dicts())
     finally:
         engine.dispose()
     get_run_logger().info(
@@ -208,9 +210,14 @@ def app_mentions(
     snapshot_date: date | None = None,
     out_dir: Path | None = None,
     load_catalogue: bool = True,
+    max_spend_usd: Decimal | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any] | State:
     """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot
-    and (unless `load_catalogue` is false) the validated catalogue, once per file version."""
+    and (unless `load_catalogue` is false) the validated catalogue, once per file version.
+
+    `max_spend_usd` caps what the run may spend on X (default APPBUZZ_X_MAX_SPEND_USD);
+    `dry_run` stops before the first X request and returns the plan, writing nothing."""
     settings = get_settings()
     if strategy not in STRATEGIES or max_pages < 1:
         return Failed(
@@ -218,6 +225,8 @@ def app_mentions(
             message=f"expected strategy one of {', '.join(STRATEGIES)} and max_pages of at "
             f"least 1, got strategy={strategy!r}, max_pages={max_pages}",
         )
+    if dry_run:
+        return plan_run(settings, csv_path, genres, top_n, strategy, max_pages, max_spend_usd)
     started_at = datetime.now(UTC)
     chosen = normalise_genres(genres or DEFAULT_GENRES)
     source = Path(csv_path) if csv_path else SAMPLE_CATALOGUE
@@ -238,7 +247,10 @@ def app_mentions(
             load_catalogue_rows(settings, catalogue.source_path, catalogue.valid_rows, started_at)
 
     snapshot = snapshot_date or default_snapshot_date()
-    enriched = enrich_mentions(catalogue.top, settings, strategy, max_pages, snapshot)
+    max_spend = settings.x_max_spend_usd if max_spend_usd is None else Decimal(max_spend_usd)
+    enriched, stopped = enrich_mentions(
+        catalogue.top, settings, strategy, max_pages, snapshot, max_spend
+    )
     run = {
         "run_id": str(uuid.uuid4()),
         "flow_run_id": flow_run.id,
@@ -252,13 +264,18 @@ def app_mentions(
         "rows_read": catalogue.rows_read,
         "rows_rejected": catalogue.rows_rejected,
         "strategy": strategy,
+        "max_spend_usd": max_spend,
     }
-    if isinstance(enriched, State):  # the token was refused: nothing of this run is loaded
-        record_failed_run(settings, {**run, "status": "failed", "message": enriched.message})
-        return enriched
+    if enriched is None:  # the token was refused: nothing of this run is loaded
+        record_failed_run(settings, {**run, "status": "failed", "message": stopped})
+        return Failed(message=stopped)
     run.update(mention_totals(enriched))
+    if stopped is not None:  # the account is spent: what was counted is kept, the run fails
+        run.update(status="failed", message=stopped)
     load_snapshot(settings, run, enriched)
     rows = output_rows(enriched.with_columns(snapshot_date=pl.lit(run["snapshot_date"])))
     outputs = write_files(Path(out_dir or settings.out_dir), rows, catalogue.rejects)
     publish(run, rows, outputs)
+    if stopped is not None:
+        return Failed(message=stopped)
     return {**run, "outputs": {k: str(v) for k, v in outputs.items()}}

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
 
@@ -38,6 +39,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(
+            f"expected an amount in USD like 2.50, got {text!r}"
+        ) from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount of at least 0, got {text!r}")
     return value
 
 
@@ -85,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not load the validated catalogue into the app_catalogue table",
     )
+    run.add_argument(
+        "--max-spend-usd",
+        type=_usd,
+        help="the most this run may spend on the X API (default: APPBUZZ_X_MAX_SPEND_USD or 1)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, rank and print the plan (queries, requests, worst-case cost); "
+        "send nothing to X, write nothing",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
     serve = commands.add_parser("serve", help="serve the results over HTTP, read-only")
@@ -128,9 +152,10 @@ def run_command(args: argparse.Namespace) -> int:
         if args.csv is not None:
             open_catalogue(args.csv)
         check_out_dir(args.out or settings.out_dir)
-        engine = make_engine(settings.database_url.get_secret_value())
-        check_database(engine)
-        engine.dispose()
+        if not args.dry_run:  # a dry run touches no database, not even to create its tables
+            engine = make_engine(settings.database_url.get_secret_value())
+            check_database(engine)
+            engine.dispose()
     except (InputRejected, DatabaseUrlInvalid, OutputUnavailable) as error:
         return _fail(EXIT_USAGE, str(error))
     except ValidationError as error:
@@ -150,14 +175,22 @@ def run_command(args: argparse.Namespace) -> int:
         snapshot_date=args.snapshot_date,
         out_dir=args.out,
         load_catalogue=args.load_catalogue,
+        max_spend_usd=args.max_spend_usd,
+        dry_run=args.dry_run,
         return_state=True,
     )
     if state.is_completed():
         summary = state.result()
+        if summary.get("dry_run"):
+            print("\n".join(f"appbuzz: {line}" for line in summary["plan"]))
+            return EXIT_OK
+        from sources.x_spend import usd
+
         print(
             f"appbuzz: {summary['selection']} on {summary['snapshot_date']}: "
             f"{summary['rows_read']:,} rows read, {summary['rows_rejected']:,} rejected; "
-            f"wrote {', '.join(summary['outputs'].values())}"
+            f"X: {summary['x_requests']} requests, {summary['posts_consumed']} posts, "
+            f"{usd(summary['x_cost_usd'])}; wrote {', '.join(summary['outputs'].values())}"
         )
         return EXIT_OK
     return _fail(EXIT_USAGE if state.name == REJECTED else EXIT_FAILED, state.message or state.name)

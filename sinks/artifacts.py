@@ -10,6 +10,8 @@ from uuid import UUID
 import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from sources.x_spend import ZERO, usd
+
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
@@ -26,7 +28,8 @@ def summary_markdown(
         f"- source: `{run['source_path']}` (sha256 `{(run.get('source_sha256') or '')[:12]}`)",
         f"- rows read: {run['rows_read']:,}; rejected: {run['rows_rejected']:,}",
         f"- strategy: {run['strategy']}; X requests: {run.get('x_requests') or 0}; "
-        f"posts consumed: {run.get('posts_consumed') or 0}",
+        f"posts consumed: {run.get('posts_consumed') or 0}; "
+        f"spent: {usd(run.get('x_cost_usd') or ZERO)} (cap {usd(run.get('max_spend_usd') or ZERO)})",
         f"- mentions: ok {run.get('mentions_ok') or 0}, capped {run.get('mentions_capped') or 0}, "
         f"failed {run.get('mentions_failed') or 0}, skipped {run.get('mentions_skipped') or 0}",
         "",

@@ -7,8 +7,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, make_url, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
 
 from sinks.tables import app_mentions, appbuzz_runs, metadata
 from transforms.redaction import redact, shown_database_url
@@ -92,6 +103,26 @@ def _lock_schema(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def add_missing_columns(connection: Connection) -> list[str]:
+    """Bring tables made by an older appbuzz up to date: `create_all` skips a table that exists,
+    so each column added since (always nullable) is added in place. Returns what was added."""
+    inspector = inspect(connection)
+    existing_tables = set(inspector.get_table_names())
+    added = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue  # a view, or not created here
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            spec = CreateColumn(column).compile(dialect=connection.dialect)
+            quoted = connection.dialect.identifier_preparer.quote(table.name)
+            connection.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {spec}")
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
 def check_database(engine: Engine) -> None:
     """Connect once and create what is missing, before the run spends anything on the X API."""
     try:
@@ -99,6 +130,7 @@ def check_database(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
             _lock_schema(connection)
             metadata.create_all(connection, checkfirst=True)
+            add_missing_columns(connection)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
             f"database {shown_database_url(engine.url)} is not usable: {describe_error(error)}"

@@ -57,6 +57,7 @@ class MentionCount:
     x_requests: int = 0
     posts_consumed: int = 0
     x_cost_usd: Decimal = ZERO
+    final: bool = True  # False: the spend cap, not the API, decided (never cached)
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -254,6 +255,7 @@ class XApi:
         ledger = Ledger(self.prices, max_spend)
         self.traffic = Traffic(max_concurrency, gate or RateGate(), shared_slot, ledger)
         self._client = make_client(token, self.base_url, timeout, self.traffic)
+        self.account_spent = False  # the stop came from a spent account, not a refused token
 
     def __repr__(self) -> str:
         return f"XApi(base_url={self.base_url!r})"
@@ -294,7 +296,7 @@ class XApi:
             except _MentionFailed as error:
                 return self._result(None, "failed", meter, str(error))
             except SpendCapReached as error:
-                return self._result(None, "skipped", meter, f"not counted: {error}")
+                return self._result(None, "skipped", meter, f"not counted: {error}", final=False)
 
     def _result(
         self, mentions: int | None, status: str, meter: Meter, error: str | None = None, **more: Any
@@ -333,7 +335,9 @@ class XApi:
             except SpendCapReached as error:
                 if page == 0:
                     raise
-                return self._result(meter.posts, "capped", meter, f"stopped early: {error}")
+                return self._result(
+                    meter.posts, "capped", meter, f"stopped early: {error}", final=False
+                )
             next_token = reply.meta.get("next_token")
             if not next_token:
                 break
@@ -359,6 +363,8 @@ class XApi:
         if verdict is Verdict.STOPPED:
             raise failure
         if verdict in (Verdict.REFUSED, Verdict.SPENT):
+            if verdict is Verdict.SPENT and self.traffic.refusal is None:
+                self.account_spent = True
             self.traffic.stop(message)
             raise (TokenRefused if verdict is Verdict.REFUSED else UsageCapped)(message) from None
         tries = attempts.seen[verdict]

@@ -4,7 +4,6 @@ loopback fake X API over real HTTP, loading a real database."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 from sqlalchemy import create_engine, select
 
 from flows.app_mentions import app_mentions
@@ -24,23 +22,6 @@ from transforms.queries import build_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 DAY = date(2026, 1, 15)
-
-
-@pytest.fixture
-def x_env(
-    monkeypatch: pytest.MonkeyPatch, fake_x_api: FakeXApi, tmp_path: Path, sqlite_url: str
-) -> Iterator[FakeXApi]:
-    """Settings pointing at the fake and a fresh database; task results kept in `tmp_path`."""
-    for name in ("TWITTER_BEARER_TOKEN", "APPBUZZ_X_MAX_CONCURRENCY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("X_BEARER_TOKEN", fake_x_api.token)
-    monkeypatch.setenv("X_API_BASE_URL", fake_x_api.base_url)
-    monkeypatch.setenv("APPBUZZ_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("APPBUZZ_X_RETRY_BASE_SECONDS", "0.02")
-    monkeypatch.setenv("APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS", "0.05")
-    monkeypatch.setenv("APPBUZZ_X_TIMEOUT_SECONDS", "2")
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: tmp_path / "results"}):
-        yield fake_x_api
 
 
 def run_flow(tmp_path: Path, **params):

@@ -19,7 +19,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_and_the_twitter_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
-    assert settings.x_bearer_token is None and settings.x_api_base_url == "https://api.twitter.com"
+    assert settings.x_bearer_token is None and settings.x_api_base_url == "https://api.x.com"
     assert settings.x_query_template == DEFAULT_TEMPLATE and settings.x_max_concurrency == 5
     monkeypatch.setenv("TWITTER_BEARER_TOKEN", " canary-alias ")
     token = Settings().x_bearer_token
