@@ -165,20 +165,22 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(EXIT_FAILED, str(error))
 
     from flows.app_mentions import REJECTED, app_mentions
+    from flows.progress import console_progress
 
-    state = app_mentions(
-        csv_path=args.csv,
-        genres=args.genres,
-        top_n=args.top_n,
-        strategy=args.strategy,
-        max_pages=args.max_pages,
-        snapshot_date=args.snapshot_date,
-        out_dir=args.out,
-        load_catalogue=args.load_catalogue,
-        max_spend_usd=args.max_spend_usd,
-        dry_run=args.dry_run,
-        return_state=True,
-    )
+    with console_progress():
+        state = app_mentions(
+            csv_path=args.csv,
+            genres=args.genres,
+            top_n=args.top_n,
+            strategy=args.strategy,
+            max_pages=args.max_pages,
+            snapshot_date=args.snapshot_date,
+            out_dir=args.out,
+            load_catalogue=args.load_catalogue,
+            max_spend_usd=args.max_spend_usd,
+            dry_run=args.dry_run,
+            return_state=True,
+        )
     if state.is_completed():
         summary = state.result()
         if summary.get("dry_run"):

@@ -26,12 +26,14 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
 from prefect.exceptions import ObjectNotFound
+from prefect.futures import as_completed
 from prefect.states import Completed, Failed, State
 from prefect.transactions import get_transaction
 from pydantic import SecretStr
 
+from flows.progress import PrefectProgress, RunProgress, console_watchers
 from flows.settings import Settings
-from sources.rate_limit import RateGate
+from sources.rate_limit import RateGate, WaitNotice
 from sources.x_api import MentionCount, RetryPolicy, XApi
 from sources.x_client import EnrichmentStopped
 from sources.x_spend import Prices, usd
@@ -129,7 +131,12 @@ def prefect_slot(name: str) -> Callable[[], AbstractContextManager[object]] | No
     return partial(concurrency, name, occupy=1, strict=True)
 
 
-def open_x_api(settings: Settings, token: SecretStr, max_spend: Decimal) -> XApi:
+def open_x_api(
+    settings: Settings,
+    token: SecretStr,
+    max_spend: Decimal,
+    on_wait: Callable[[WaitNotice], None] | None = None,
+) -> XApi:
     slot = prefect_slot(settings.x_concurrency_limit)
     get_run_logger().info(
         "X API at %s: at most %d requests in flight, at most %s spent%s",
@@ -147,6 +154,7 @@ def open_x_api(settings: Settings, token: SecretStr, max_spend: Decimal) -> XApi
         gate=RateGate(
             margin=settings.x_rate_limit_margin_seconds,
             max_wait=settings.x_max_rate_wait_seconds,
+            on_wait=on_wait,
         ),
         shared_slot=slot,
         prices=Prices(settings.x_price_per_request_usd, settings.x_price_per_post_usd),
@@ -193,7 +201,10 @@ def enrich_mentions(
     if settings.results_dir is not None:
         counter = counter.with_options(result_storage=settings.results_dir.resolve())
     cap = settings.x_max_spend_usd if max_spend is None else max_spend
-    with open_x_api(settings, token, cap) as api:
+    progress = RunProgress(
+        len(ids), [PrefectProgress(logger, len(ids), "mention counts"), *console_watchers()]
+    )
+    with open_x_api(settings, token, cap, progress.wait) as api:
         futures = counter.map(
             ids,
             apps.get_column("mention_query").to_list(),
@@ -202,9 +213,14 @@ def enrich_mentions(
             unmapped(max_pages),
             unmapped(snapshot_date),
         )
-        futures.wait()
-        states = [future.state for future in futures]
-    results = mention_results(list(map(result_record, ids, states)))
+        app_of = {future.task_run_id: app_id for future, app_id in zip(futures, ids, strict=True)}
+        records = {}
+        for future in as_completed(list(futures)):
+            record = records[app_of[future.task_run_id]] = result_record(
+                app_of[future.task_run_id], future.state
+            )
+            progress.app_done(record["x_requests"], record["x_cost_usd"])
+    results = mention_results([records[app_id] for app_id in ids])
     logger.info("X API spend: %s of the %s allowed", usd(api.spent), usd(cap))
     if api.refusal is None:
         return join_mentions(apps, results), None

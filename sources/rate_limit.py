@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 PAUSE_AFTER_REFUSAL = 1.0  # a 429 whose reset has already passed by our clock: pause this long
 PROBE_WAIT = 1.0  # how long to look again while a probe or a reply is awaited
 # the windows a reply may report: (name for people, header prefix)
-WINDOWS = (("15-minute", "x-rate-limit"), ("24-hour", "x-app-limit-24hour"))
+WINDOWS = (("", "x-rate-limit"), ("24-hour", "x-app-limit-24hour"))
 
 
 class RateLimitWaitTooLong(RuntimeError):
@@ -43,7 +43,7 @@ class WaitNotice:
     """The gate holds requests to `endpoint` until `until` (epoch seconds) for `window`."""
 
     endpoint: str
-    window: str
+    window: str  # "" for the rate-limit window, "24-hour" for the daily one
     seconds: float
     until: float
 
@@ -51,9 +51,9 @@ class WaitNotice:
         minutes, seconds = divmod(round(self.seconds), 60)
         name = self.endpoint.rstrip("/").rsplit("/", 2)[-2]  # /2/tweets/counts/recent -> counts
         resets = datetime.fromtimestamp(self.until, UTC)
+        window = f"{name} {self.window}".strip()
         return (
-            f"waiting {minutes}:{seconds:02d} for the {name} {self.window} window, "
-            f"resets {resets:%H:%M:%S} UTC"
+            f"waiting {minutes}:{seconds:02d} for the {window} window, resets {resets:%H:%M:%S} UTC"
         )
 
 

@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from sqlalchemy import create_engine, select
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi
+from tests.polling import wait_for
+from tests.secret_scan import prefect_records
 
 MONTHLY = (
     "appbuzz: the X API account's Monthly usage cap is spent (429 Usage cap exceeded: Monthly "
@@ -55,7 +58,8 @@ def test_a_spent_account_stops_the_run_at_once_and_the_retry_asks_for_the_rest(
     env = x_env(fake_x_api, tmp_path, APPBUZZ_X_MAX_CONCURRENCY="1")
     result = run_cli("run", "--database-url", db, "--out", "out", env=env)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [line] and result.stdout == ""
+    assert result.stderr.splitlines() == [line]
+    assert "appbuzz: 4/10 apps counted, 4 requests, 0.02 USD" in result.stdout.splitlines()
     assert fake_x_api.statuses() == [200, 200, 200, 200, status]  # nothing after the refusal
     stored = {r["mention_query"]: r for r in rows(db, app_mentions)}
     counted = [r for r in stored.values() if r["mention_status"] == "ok"]
@@ -131,3 +135,34 @@ def test_a_dry_run_prints_the_plan_and_sends_and_writes_nothing(
         "15 min on a legacy Basic plan (60/15 min)"
     )
     assert {COUNTS, SEARCH}.isdisjoint(r.path for r in fake_x_api.requests)
+
+
+WAIT_LINE = re.compile(
+    r"^appbuzz: waiting \d+:\d\d for the counts window, resets (\d\d:\d\d:\d\d) UTC$"
+)
+
+
+def test_a_run_held_by_a_small_window_says_what_it_waits_for(
+    run_cli, prefect_server, fake_x_api: FakeXApi, tmp_path: Path
+) -> None:
+    fake_x_api.set_rate_limit(3, window_seconds=20)  # ten apps: four windows, three waits
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    result = run_cli("run", "--database-url", db, "--out", "out", env=x_env(fake_x_api, tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    waits = [m.group(1) for m in map(WAIT_LINE.match, lines) if m]
+    assert len(waits) >= 3 and len(set(waits)) == len(waits), lines  # one line per wait
+    assert "appbuzz: 10/10 apps counted, 10 requests, 0.05 USD" in lines
+    assert lines[-1].startswith("appbuzz: Book+Music/top10 on ") and "X: 10 requests" in lines[-1]
+    assert fake_x_api.statuses() == [200] * 10
+    (run,) = rows(db, appbuzz_runs)
+
+    def recorded() -> dict | None:
+        records = prefect_records(prefect_server.api_url, run["flow_run_id"])
+        logged = [log["message"] for log in records["logs"] if "waiting" in log["message"]]
+        return {**records, "waits": logged} if len(logged) >= len(waits) else None
+
+    records = wait_for(recorded, what="the wait lines in the flow run's log")
+    (progress,) = [a for a in records["artifacts"] if a["type"] == "progress"]
+    assert progress["data"] == 100.0 and progress["key"] == "app-mentions-progress"
+    assert all(WAIT_LINE.match(f"appbuzz: {message}") for message in records["waits"])

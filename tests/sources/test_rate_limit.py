@@ -149,4 +149,4 @@ def test_without_daily_headers_only_the_15_minute_window_counts() -> None:
     gate.observe(EP, 200, headers(1, 0, T0 + 600))
     gate.acquire(EP)
     assert clock.now == pytest.approx(int(T0) + 601.05)
-    assert [n.window for n in notices] == ["15-minute"]
+    assert [str(n) for n in notices] == ["waiting 10:01 for the counts window, resets 08:10:01 UTC"]

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pydantic import SecretStr
 
-from sources.rate_limit import RateGate
+from sources.rate_limit import RateGate, WaitNotice
 from sources.x_api import MentionCount, RetryPolicy, TokenRefused, XApi
 from sources.x_client import EnrichmentStopped
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi, serve
@@ -221,3 +221,21 @@ def test_the_token_never_reaches_a_log_or_a_repr(fake_x_api: FakeXApi, caplog) -
         assert canary not in repr(api) and canary not in repr(results)
     assert "Authorization" in caplog.text and "Bearer ***" in caplog.text  # tweepy did log it
     assert canary not in caplog.text
+
+
+def test_a_tighter_daily_window_on_the_replies_is_waited_for(fake_x_api: FakeXApi) -> None:
+    fake_x_api.daily_limit, fake_x_api.daily_window_seconds = 3, 2.0  # 300 per 15 min otherwise
+    notices: list[WaitNotice] = []
+    api = XApi(
+        SecretStr(fake_x_api.token),
+        fake_x_api.base_url,
+        retry=RetryPolicy(max_retries=3, base_seconds=0.02),
+        gate=RateGate(margin=0.05, on_wait=notices.append),
+    )
+    with api:
+        results = count_all(api, QUERIES[:7])
+    assert [r.mentions for r in results] == [fake_x_api.total_for(q) for q in QUERIES[:7]]
+    assert fake_x_api.statuses() == [200] * 7  # never sent into the spent daily window
+    assert notices and {n.window for n in notices} == {"24-hour"}
+    assert all("for the counts 24-hour window, resets" in str(n) for n in notices)
+
