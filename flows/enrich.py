@@ -216,6 +216,7 @@ def enrich_mentions(
         app_of = {future.task_run_id: app_id for future, app_id in zip(futures, ids, strict=True)}
         records = {}
         for future in as_completed(list(futures)):
+            future.wait()  # the done callback can come before the final state is kept
             record = records[app_of[future.task_run_id]] = result_record(
                 app_of[future.task_run_id], future.state
             )
