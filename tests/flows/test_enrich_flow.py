@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +23,7 @@ from transforms.queries import build_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 DAY = date(2026, 1, 15)
+ROOMY = Decimal(100)  # a spend cap these tests never reach (the cap has tests of its own)
 
 
 def run_flow(tmp_path: Path, **params):
@@ -153,7 +155,9 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     x_env.reset_records()
     x_env.latency = 0.1
     x_env.script("status", status=401, after=2)
-    state = run_flow(tmp_path, top_n=20, strategy="search", max_pages=1)  # not cached: asks
+    state = run_flow(
+        tmp_path, top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY
+    )  # not cached: asks
     assert state.is_failed()
     assert state.message == (
         "the X API refused X_BEARER_TOKEN (401 Unauthorized: Unauthorized); "
@@ -171,7 +175,9 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     counted = {r.query for r in x_env.requests if r.status == 200}
     x_env.reset_records()
     x_env.latency = 0.0
-    assert run_flow(tmp_path, top_n=20, strategy="search", max_pages=1).is_completed()
+    assert run_flow(
+        tmp_path, top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY
+    ).is_completed()
     asked = [r.query for r in x_env.requests]
     assert len(asked) == 20 - len(counted) and not counted & set(asked)
     assert {r["mention_status"] for r in table(url, app_mentions_table)} <= {"ok", "capped"}
@@ -180,7 +186,7 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
 def test_search_with_two_pages_counts_at_most_two_hundred(
     x_env: FakeXApi, tmp_path: Path, sqlite_url: str
 ) -> None:
-    state = run_flow(tmp_path, strategy="search", max_pages=2, top_n=15)
+    state = run_flow(tmp_path, strategy="search", max_pages=2, top_n=15, max_spend_usd=ROOMY)
     assert state.is_completed(), state.message
     rows = table(sqlite_url, app_mentions_table)
     for row in rows:
