@@ -296,6 +296,8 @@ class XApi:
             except _MentionFailed as error:
                 return self._result(None, "failed", meter, str(error))
             except SpendCapReached as error:
+                if self.traffic.stopped:  # the run is stopping: not the cap's doing
+                    raise EnrichmentStopped("enrichment stopped") from None
                 return self._result(None, "skipped", meter, f"not counted: {error}", final=False)
 
     def _result(
@@ -333,7 +335,7 @@ class XApi:
                     meter,
                 )
             except SpendCapReached as error:
-                if page == 0:
+                if page == 0 or self.traffic.stopped:
                     raise
                 return self._result(
                     meter.posts, "capped", meter, f"stopped early: {error}", final=False

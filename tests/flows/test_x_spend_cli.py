@@ -8,10 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi
+from tests.flows.test_cli_x_api import rows
+from tests.flows.test_cli_x_api import x_env as cli_env
 from tests.polling import wait_for
 from tests.secret_scan import prefect_records
 
@@ -20,6 +21,8 @@ MONTHLY = (
     "product cap): no request can succeed until the monthly cap resets or is raised; a retry "
     "then counts the apps left"
 )
+
+
 CREDITS = (
     "appbuzz: the X API account's credits are exhausted (402 Payment Required): no request can "
     "succeed until credits are bought; a retry then counts the apps left"
@@ -27,23 +30,7 @@ CREDITS = (
 
 
 def x_env(fake: FakeXApi, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        "X_BEARER_TOKEN": fake.token,
-        "X_API_BASE_URL": fake.base_url,
-        "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
-        "APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS": "0.05",
-        **extra,
-    }
-
-
-def rows(url: str, table) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(select(table))]
-    finally:
-        engine.dispose()
+    return cli_env(fake, tmp_path, fake.token, **extra)
 
 
 @pytest.mark.parametrize(("status", "line"), [(429, MONTHLY), (402, CREDITS)])
