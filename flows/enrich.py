@@ -44,6 +44,7 @@ from transforms.redaction import safe_url
 
 CACHE_VERSION = "x-mentions-v2"
 NOT_COUNTED = "not counted: enrichment stopped"
+STOPPED = ("TokenRefused", "UsageCapped", "NotCounted")  # states of apps the run's stop left
 
 
 def mention_cache_key(_context: TaskRunContext | None, parameters: dict[str, Any]) -> str | None:
@@ -220,7 +221,8 @@ def enrich_mentions(
             record = records[app_of[future.task_run_id]] = result_record(
                 app_of[future.task_run_id], future.state
             )
-            progress.app_done(record["x_requests"], record["x_cost_usd"])
+            if future.state.name not in STOPPED:
+                progress.app_done(record["x_requests"], record["x_cost_usd"])
     results = mention_results([records[app_id] for app_id in ids])
     logger.info("X API spend: %s of the %s allowed", usd(api.spent), usd(cap))
     if api.refusal is None:

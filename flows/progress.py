@@ -1,5 +1,5 @@
-"""Progress of the mention counts while a run waits on X: apps counted, requests and cost so far,
-and what the run waits for, told to whoever watches.
+"""Progress of the mention counts while a run waits on X: apps done (counted, or failed on
+their own), requests and cost so far, and what the run waits for, told to whoever watches.
 
 The flow always tells the Prefect UI (a progress artifact updated as apps finish, and one log
 line per wait longer than a few seconds). The CLI adds its console: a rich progress display on a
@@ -36,7 +36,7 @@ class Progress:
         return 100.0 * self.done / self.total if self.total else 100.0
 
     def __str__(self) -> str:
-        return f"{self.done}/{self.total} apps counted, {self.requests} requests, {usd(self.cost)}"
+        return f"{self.done}/{self.total} apps done, {self.requests} requests, {usd(self.cost)}"
 
 
 class Watcher(Protocol):

@@ -46,7 +46,7 @@ def test_a_spent_account_stops_the_run_at_once_and_the_retry_asks_for_the_rest(
     result = run_cli("run", "--database-url", db, "--out", "out", env=env)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [line]
-    assert "appbuzz: 4/10 apps counted, 4 requests, 0.02 USD" in result.stdout.splitlines()
+    assert "appbuzz: 4/10 apps done, 4 requests, 0.02 USD" in result.stdout.splitlines()
     assert fake_x_api.statuses() == [200, 200, 200, 200, status]  # nothing after the refusal
     stored = {r["mention_query"]: r for r in rows(db, app_mentions)}
     counted = [r for r in stored.values() if r["mention_status"] == "ok"]
@@ -139,7 +139,7 @@ def test_a_run_held_by_a_small_window_says_what_it_waits_for(
     lines = result.stdout.splitlines()
     waits = [m.group(1) for m in map(WAIT_LINE.match, lines) if m]
     assert len(waits) >= 3 and len(set(waits)) == len(waits), lines  # one line per wait
-    assert "appbuzz: 10/10 apps counted, 10 requests, 0.05 USD" in lines
+    assert "appbuzz: 10/10 apps done, 10 requests, 0.05 USD" in lines
     assert lines[-1].startswith("appbuzz: Book+Music/top10 on ") and "X: 10 requests" in lines[-1]
     assert fake_x_api.statuses() == [200] * 10
     (run,) = rows(db, appbuzz_runs)
