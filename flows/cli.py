@@ -186,7 +186,7 @@ def run_command(args: argparse.Namespace) -> int:
         if summary.get("dry_run"):
             print("\n".join(f"appbuzz: {line}" for line in summary["plan"]))
             return EXIT_OK
-        from sources.x_spend import usd
+        from transforms.cost import usd
 
         print(
             f"appbuzz: {summary['selection']} on {summary['snapshot_date']}: "

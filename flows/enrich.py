@@ -36,7 +36,7 @@ from flows.settings import Settings
 from sources.rate_limit import RateGate, WaitNotice
 from sources.x_api import MentionCount, RetryPolicy, XApi
 from sources.x_client import EnrichmentStopped
-from sources.x_spend import Prices, usd
+from transforms.cost import Prices, usd
 from transforms.errors import TokenRefused, UsageCapped
 from transforms.mentions import join_mentions, mention_results, skipped_mentions
 from transforms.queries import with_mention_queries

@@ -15,7 +15,7 @@ from prefect.states import Failed, State
 
 from flows.settings import Settings
 from sources.catalogue import SAMPLE_CATALOGUE
-from sources.x_spend import Prices
+from transforms.cost import Prices
 from transforms.plan import Plan, PlannedApp
 from transforms.queries import with_mention_queries
 from transforms.ranking import normalise_genres, selection_name

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sources.rate_limit import WaitNotice
-from sources.x_spend import ZERO, usd
+from transforms.cost import ZERO, usd
 
 WAIT_WORTH_TELLING = 3.0  # seconds: shorter waits are not worth a line
 

@@ -10,7 +10,7 @@ from uuid import UUID
 import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from sources.x_spend import ZERO, usd
+from transforms.cost import ZERO, usd
 
 
 def _cell(value: Any) -> str:

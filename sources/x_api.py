@@ -30,7 +30,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from sources.rate_limit import Budget, RateGate, RateLimitWaitTooLong
 from sources.x_client import EnrichmentStopped, Meter, Traffic, make_client
-from sources.x_spend import ZERO, Ledger, Prices
+from sources.x_spend import Ledger
+from transforms.cost import ZERO, Prices
 from transforms.errors import SpendCapReached, TokenRefused, UsageCapped
 
 STRATEGIES = ("counts", "search")

@@ -26,7 +26,8 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
 from sources.rate_limit import GateClosed, RateGate
-from sources.x_spend import ZERO, Ledger, Prices
+from sources.x_spend import Ledger
+from transforms.cost import ZERO, Prices
 from transforms.redaction import RedactingFilter
 
 TWITTER_HOST = "https://api.twitter.com"

@@ -1,7 +1,6 @@
-"""What X requests cost, and the run's spend cap, in exact decimal dollars.
+"""The run's spend cap, held request by request, in exact decimal dollars (`transforms.cost`).
 
-X bills pay-per-use: every `counts/recent` request answered, and every post `search/recent`
-returns. Before a request is sent, its worst case (one request; a full page of posts) is held
+Before a request is sent, its worst case (one request; a full page of posts) is held
 against the cap; a request that could pass the cap is not sent. When requests in flight hold
 the rest of the cap, the next waits for their bills instead of giving up early.
 """
@@ -11,36 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 
+from transforms.cost import ZERO, Prices, usd
 from transforms.errors import SpendCapReached
-
-PAGE_POSTS = 100  # a search page is priced as a full page before it is sent
-ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class Prices:
-    """USD per `counts/recent` request answered, and per post returned by `search/recent`."""
-
-    per_request: Decimal = Decimal("0.005")
-    per_post: Decimal = Decimal("0.005")
-
-    def worst(self, strategy: str) -> Decimal:
-        """The most one request of `strategy` can cost."""
-        return self.per_request if strategy == "counts" else self.per_post * PAGE_POSTS
-
-    def bill(self, strategy: str, posts: int) -> Decimal:
-        """What one answered request of `strategy` that returned `posts` posts costs."""
-        return self.per_request if strategy == "counts" else self.per_post * posts
-
-
-def usd(amount: Decimal) -> str:
-    """An amount for people: at least two decimals, never rounded away (0.005 stays 0.005)."""
-    text = format(amount.normalize(), "f")
-    whole, _, cents = text.partition(".")
-    return f"{whole}.{cents.ljust(2, '0')} USD"
 
 
 class Ledger:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sources.x_spend import PAGE_POSTS, Prices, usd
+from transforms.cost import PAGE_POSTS, Prices, usd
 
 WINDOW_SECONDS = 900
 # requests per 15-minute window: (pay-per-use, as documented in 2026; legacy Basic plan)
