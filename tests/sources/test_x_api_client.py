@@ -238,4 +238,3 @@ def test_a_tighter_daily_window_on_the_replies_is_waited_for(fake_x_api: FakeXAp
     assert fake_x_api.statuses() == [200] * 7  # never sent into the spent daily window
     assert notices and {n.window for n in notices} == {"24-hour"}
     assert all("for the counts 24-hour window, resets" in str(n) for n in notices)
-
