@@ -215,7 +215,7 @@ def enrich_mentions(
             unmapped(snapshot_date),
         )
         app_of = {future.task_run_id: app_id for future, app_id in zip(futures, ids, strict=True)}
-        records = {}
+        records: dict[int, dict[str, Any]] = {}
         for future in as_completed(list(futures)):
             future.wait()  # the done callback can come before the final state is kept
             record = records[app_of[future.task_run_id]] = result_record(

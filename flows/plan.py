@@ -7,6 +7,7 @@ nothing to X; the plan goes to the flow's log and back to the caller (the CLI pr
 from __future__ import annotations
 
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def plan_run(
     top_n: int,
     strategy: str,
     max_pages: int,
-    max_spend: Any = None,
+    max_spend: Decimal | None = None,
 ) -> dict[str, Any] | State:
     # the flow module imports this one: its tasks are looked up when a plan is made
     from flows.app_mentions import DEFAULT_GENRES, REJECTED, Rejection, validate_and_rank

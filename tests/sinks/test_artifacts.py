@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -49,3 +50,12 @@ def test_failed_apps_are_listed_and_outputs_linked(tmp_path: Path) -> None:
 def test_no_failed_section_when_every_app_was_counted(tmp_path: Path) -> None:
     text = summary_markdown(RUN, rows(["ok", "ok"]), {"apps.csv": tmp_path / "apps.csv"})
     assert "Failed apps" not in text and "| 2 | 324684580 | Spotify \\| Music | 7 | ok |" in text
+
+
+def test_the_summary_shows_what_the_run_spent_and_its_cap(tmp_path: Path) -> None:
+    run = {**RUN, "posts_consumed": 0, "x_cost_usd": Decimal("0.015"), "max_spend_usd": Decimal(1)}
+    text = summary_markdown(run, rows(["ok", "ok"]), {"apps.csv": tmp_path / "apps.csv"})
+    assert (
+        "- strategy: counts; X requests: 3; posts consumed: 0; spent: 0.015 USD (cap 1.00 USD)"
+        in text
+    )
