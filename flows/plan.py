@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
-from prefect.states import Failed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 
 from flows.settings import Settings
 from sources.catalogue import SAMPLE_CATALOGUE

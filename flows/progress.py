@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+from uuid import UUID
 
 from sources.rate_limit import WaitNotice
 from transforms.cost import ZERO, usd
@@ -161,9 +162,10 @@ class PrefectProgress:
 
         self.logger = logger
         self.description = description
-        self.artifact = create_progress_artifact(
+        created = create_progress_artifact(
             0.0 if total else 100.0, key="app-mentions-progress", description=description
         )
+        self.artifact = cast(UUID, created)  # sync-compatible: called from sync code, a UUID
 
     def update(self, progress: Progress) -> None:
         from prefect.artifacts import update_progress_artifact

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import requests
@@ -205,7 +206,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff with (equal) jitter: half fixed, half random."""
-        ceiling = min(MAX_BACKOFF_SECONDS, self.base_seconds * 2 ** (attempt - 1))
+        ceiling = min(MAX_BACKOFF_SECONDS, self.base_seconds * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def limits(self) -> dict[Verdict, int]:
@@ -326,15 +327,14 @@ class XApi:
     def _search(self, query: str, max_pages: int, meter: Meter) -> MentionCount:
         next_token: str | None = None
         for page in range(max_pages):
-            token = next_token
+            page_call = partial(
+                self._client.search_recent_tweets,
+                query,
+                max_results=SEARCH_PAGE_SIZE,
+                next_token=next_token,
+            )
             try:
-                reply = self._request(
-                    lambda token=token: self._client.search_recent_tweets(
-                        query, max_results=SEARCH_PAGE_SIZE, next_token=token
-                    ),
-                    "search",
-                    meter,
-                )
+                reply = self._request(page_call, "search", meter)
             except SpendCapReached as error:
                 if page == 0 or self.traffic.stopped:
                     raise
