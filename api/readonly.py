@@ -12,7 +12,8 @@ from urllib.parse import quote
 from sqlalchemy import URL, Engine, create_engine, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from sinks.database import DatabaseUnavailable, describe_error, safe_url
+from sinks.database import DatabaseUnavailable, describe_error
+from transforms.redaction import safe_url
 
 
 def readonly_engine(url: str) -> Engine:

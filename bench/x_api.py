@@ -68,7 +68,7 @@ def measure(apps: int, latency: float, limit: int, window: float, concurrency: i
         wrong = [
             q
             for q, r in zip(queries, results, strict=True)
-            if r.mention_status != "ok" or r.n_citacoes != fake.total_for(q)
+            if r.mention_status != "ok" or r.mentions != fake.total_for(q)
         ]
         statuses = fake.statuses()
     floor = floor_seconds(apps, limit, window, concurrency, latency)

@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from prefect.states import Failed
 from sqlalchemy import Connection
 
 from flows.enrich import enrich_mentions
+from flows.plan import plan_run
 from flows.preflight import preflight, read_settings
 from flows.settings import Settings
 from flows.trends import emit_spike_events
@@ -47,6 +49,7 @@ from transforms.errors import (
 from transforms.mentions import mention_totals
 from transforms.ranking import normalise_genres, selection_name
 from transforms.rejects import check_reject_share
+from transforms.plan import Plan
 from transforms.run_record import RunRecord, RunStatus
 from transforms.trends import trend_note
 
@@ -208,7 +211,7 @@ def load_snapshot(
         return staged[-1][2]
 
     with database(settings.database_url.get_secret_value()) as engine:
-        replace_snapshot(engine, run, stored.drop("posts_consumed").to_dicts(), stage)
+        replace_snapshot(engine, run, stored.to_dicts(), stage)
     night, rows, files = staged[-1]
     get_run_logger().info(
         "loaded %d rows for %s on %s; wrote %s",
@@ -246,9 +249,14 @@ def app_mentions(
     snapshot_date: date | None = None,
     out_dir: Path | None = None,
     load_catalogue: bool = True,
-) -> RunSummary | State[Any]:
+    max_spend_usd: Decimal | None = None,
+    dry_run: bool = False,
+) -> RunSummary | Plan | State[Any]:
     """Rank the most-reviewed apps of `genres`, count their mentions on X, load the snapshot
     and (unless `load_catalogue` is false) the validated catalogue, once per file version.
+
+    `max_spend_usd` caps what the run may spend on X (default APPBUZZ_X_MAX_SPEND_USD);
+    `dry_run` stops before the first X request and returns the plan, writing nothing.
 
     The one boundary of `transforms.errors`: a typed error of any step ends the run `Failed`
     (`Rejected` for a user's mistake) with its one-line message.
@@ -261,16 +269,21 @@ def app_mentions(
             )
         settings = read_settings()
         source = Path(csv_path) if csv_path else None
+        chosen = normalise_genres(genres or DEFAULT_GENRES)
+        max_spend = settings.x_max_spend_usd if max_spend_usd is None else Decimal(max_spend_usd)
+        if dry_run:
+            return plan_run(settings, source, chosen, top_n, strategy, max_pages, max_spend)
         return _run(
             settings,
             source,
-            normalise_genres(genres or DEFAULT_GENRES),
+            chosen,
             top_n,
             strategy,
             max_pages,
             snapshot_date or default_snapshot_date(),
             Path(out_dir or settings.out_dir),
             load_catalogue,
+            max_spend,
         )
     except AppbuzzError as error:
         return Failed(name=error.state_name, message=str(error))
@@ -286,6 +299,7 @@ def _run(
     snapshot: date,
     out_dir: Path,
     load_catalogue: bool,
+    max_spend: Decimal,
 ) -> RunSummary:
     started_at = datetime.now(UTC)
     source = csv_path or SAMPLE_CATALOGUE
@@ -317,16 +331,23 @@ def _run(
         rows_read=catalogue.rows_read,
         rows_rejected=catalogue.rows_rejected,
         strategy=strategy,
+        max_spend_usd=max_spend,
     )
     try:
-        enriched = enrich_mentions(catalogue.top, settings, strategy, max_pages, snapshot)
+        enriched, spent = enrich_mentions(
+            catalogue.top, settings, strategy, max_pages, snapshot, max_spend
+        )
     except XApiError as stopped:  # nothing of this run is loaded, but its line is kept
         record_failed_run(settings, run.failed(str(stopped), datetime.now(UTC)))
         raise
     run = run.completed(mention_totals(enriched), datetime.now(UTC))
+    if spent is not None:  # the account is spent: what was counted is kept, the run fails
+        run = run.failed(str(spent), run.finished_at or datetime.now(UTC))
     stored = load_snapshot(settings, run, enriched, out_dir, catalogue.rejects)
     publish(run, stored.rows, stored.outputs)
     emit_spike_events(run, stored.night)
+    if spent is not None:
+        raise spent
     return RunSummary(
         run, {name: str(path) for name, path in stored.outputs.items()}, trend_note(stored.rows)
     )

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
 
@@ -40,6 +41,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(
+            f"expected an amount in USD like 2.50, got {text!r}"
+        ) from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount of at least 0, got {text!r}")
     return value
 
 
@@ -92,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not load the validated catalogue into the app_catalogue table",
     )
+    run.add_argument(
+        "--max-spend-usd",
+        type=_usd,
+        help="the most this run may spend on the X API (default: APPBUZZ_X_MAX_SPEND_USD or 1)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, rank and print the plan (queries, requests, worst-case cost); "
+        "send nothing to X, write nothing",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
     serve = commands.add_parser("serve", help="serve the results over HTTP, read-only")
@@ -131,15 +155,18 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:  # the flow's own first task, run before Prefect is imported: a mistake costs a second
         settings = read_settings()
-        preflight(settings, args.csv, args.out or settings.out_dir)
+        preflight(settings, args.csv, args.out or settings.out_dir, dry_run=args.dry_run)
     except AppbuzzError as error:
         return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))
 
     from flows.app_mentions import RunSummary, app_mentions
     from flows.heartbeats import heartbeats_only_with_a_server
+    from flows.progress import console_progress
     from transforms.errors import REJECTED
+    from transforms.cost import usd
+    from transforms.plan import Plan
 
-    with heartbeats_only_with_a_server():
+    with heartbeats_only_with_a_server(), console_progress():
         state = app_mentions(
             csv_path=args.csv,
             genres=args.genres,
@@ -149,16 +176,22 @@ def run_command(args: argparse.Namespace) -> int:
             snapshot_date=args.snapshot_date,
             out_dir=args.out,
             load_catalogue=args.load_catalogue,
+            max_spend_usd=args.max_spend_usd,
+            dry_run=args.dry_run,
             return_state=True,
         )
     if state.is_completed():
         summary = state.result()
+        if isinstance(summary, Plan):  # a dry run: the plan, nothing sent or written
+            print("\n".join(f"appbuzz: {line}" for line in summary.lines()))
+            return EXIT_OK
         assert isinstance(summary, RunSummary)  # a completed run returns its summary
         run = summary.run
         print(
             f"appbuzz: {run.selection} on {run.snapshot_date}: "
             f"{run.rows_read:,} rows read, {run.rows_rejected:,} rejected; "
-            f"wrote {', '.join(summary.outputs.values())}"
+            f"X: {run.x_requests or 0} requests, {run.posts_consumed or 0} posts, "
+            f"{usd(run.x_cost_usd)}; wrote {', '.join(summary.outputs.values())}"
             + (f"; {summary.trend_note}" if summary.trend_note else "")
         )
         return EXIT_OK
@@ -171,8 +204,8 @@ def run_command(args: argparse.Namespace) -> int:
 def serve_command(args: argparse.Namespace) -> int:
     from api.server import default_workers, listen, prepare, serve
     from flows.preflight import read_settings
-    from sinks.database import safe_url
     from transforms.errors import AppbuzzError, UserError
+    from transforms.redaction import safe_url
 
     try:
         url = args.database_url or read_settings().database_url.get_secret_value()

@@ -30,15 +30,20 @@ def read_settings() -> Settings:
         ) from None
 
 
-def preflight(settings: Settings, csv_path: Path | None, out_dir: Path) -> None:
+def preflight(
+    settings: Settings, csv_path: Path | None, out_dir: Path, dry_run: bool = False
+) -> None:
     """The catalogue opens, the output folder is writable, the database answers and its tables
     exist; else the typed error of the first that does not (`transforms.errors`).
 
     In that order: the cheap checks of the user's own input first, the database (which may
-    create the tables) last, so a rejected run leaves the database as it was.
+    create the tables) last, so a rejected run leaves the database as it was. A dry run touches
+    no database, not even to create its tables.
     """
     if csv_path is not None:  # None: the shipped sample, always there
         open_catalogue(csv_path)
     check_out_dir(out_dir)
+    if dry_run:
+        return
     with database(settings.database_url.get_secret_value()) as engine:
         check_database(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ class Settings(SpikeRule, BaseSettings):
         validation_alias=AliasChoices("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN"),
     )
     x_api_base_url: str = Field(
-        default="https://api.twitter.com", validation_alias=AliasChoices("X_API_BASE_URL")
+        default="https://api.x.com", validation_alias=AliasChoices("X_API_BASE_URL")
     )
     x_max_concurrency: int = Field(default=5, ge=1, le=100)
     # a Prefect global concurrency limit of this name, when the server has one, also applies
@@ -50,6 +51,11 @@ class Settings(SpikeRule, BaseSettings):
     x_max_rate_wait_seconds: float = Field(default=960.0, ge=0)
     # sent this long after the reset second has passed, for clock skew between us and X
     x_rate_limit_margin_seconds: float = Field(default=0.25, ge=0, le=60)
+    # pay-per-use prices (USD): per counts/recent request answered, per post search returns
+    x_price_per_request_usd: Decimal = Field(default=Decimal("0.005"), ge=0)
+    x_price_per_post_usd: Decimal = Field(default=Decimal("0.005"), ge=0)
+    # no request is sent whose worst case would take the run's spend past this (USD)
+    x_max_spend_usd: Decimal = Field(default=Decimal("1"), ge=0)
 
     @field_validator("x_bearer_token")
     @classmethod

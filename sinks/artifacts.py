@@ -10,9 +10,7 @@ from uuid import UUID
 import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from transforms.mentions import MentionStatus
-from transforms.run_record import RunRecord
-from transforms.trends import describe_change, spikes, trend_note
+from transforms.cost import ZERO, usd
 
 
 def _cell(value: Any) -> str:
@@ -34,7 +32,8 @@ def summary_markdown(run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, P
         f"- source: `{run.source_path}` (sha256 `{(run.source_sha256 or '')[:12]}`)",
         f"- rows read: {run.rows_read or 0:,}; rejected: {run.rows_rejected or 0:,}",
         f"- strategy: {run.strategy}; X requests: {run.x_requests or 0}; "
-        f"posts consumed: {run.posts_consumed or 0}",
+        f"posts consumed: {run.posts_consumed or 0}; "
+        f"spent: {usd(run.x_cost_usd or ZERO)} (cap {usd(run.max_spend_usd or ZERO)})",
         f"- mentions: ok {run.mentions_ok or 0}, capped {run.mentions_capped or 0}, "
         f"failed {run.mentions_failed or 0}, skipped {run.mentions_skipped or 0}",
         "",

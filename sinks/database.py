@@ -8,33 +8,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, delete, event, insert, make_url, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
 
 from sinks.files import PreparedOutputs
 from sinks.tables import app_mentions, appbuzz_runs, metadata
 from transforms.errors import DatabaseUnavailable, DatabaseUrlInvalid
 from transforms.run_record import RunRecord
+from transforms.redaction import redact, shown_database_url
 
-__all__ = ["DatabaseUnavailable", "DatabaseUrlInvalid", "database", "make_engine", "safe_url"]
-
-
-# libpq also takes secrets as URL query parameters (`?password=...`): hide those too
-_SECRET_QUERY_KEYS = frozenset({"password", "sslpassword", "passfile", "sslkey"})
-
-
-def _shown(url: URL) -> str:
-    hidden = {k: "***" for k in url.query if k.lower() in _SECRET_QUERY_KEYS}
-    shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
-    return shown.replace("=%2A%2A%2A", "=***")
-
-
-def safe_url(url: str) -> str:
-    """The URL as it may be shown to a person: the password replaced by ***."""
-    try:
-        return _shown(make_url(url))
-    except Exception:  # an unparsable URL may hold a secret anywhere in it
-        return "<unparsable database URL>"
+__all__ = ["DatabaseUnavailable", "DatabaseUrlInvalid", "database", "make_engine"]
 
 
 def make_engine(url: str) -> Engine:
@@ -58,7 +52,7 @@ def make_engine(url: str) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise DatabaseUnavailable(
-                    f"database {_shown(parsed)} is not usable: cannot create the folder "
+                    f"database {shown_database_url(parsed)} is not usable: cannot create the folder "
                     f"{folder} ({error.strerror})"
                 ) from None
         connect_args["timeout"] = 30
@@ -71,7 +65,7 @@ def make_engine(url: str) -> Engine:
         usable = False
     if not usable:
         raise DatabaseUrlInvalid(
-            f"database {_shown(parsed)}: the driver {parsed.drivername!r} is not available "
+            f"database {shown_database_url(parsed)}: the driver {parsed.drivername!r} is not available "
             "(appbuzz runs on postgresql+psycopg:// and sqlite:///)"
         )
     if parsed.get_backend_name() == "sqlite":
@@ -106,7 +100,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def describe_error(error: BaseException) -> str:
     """The first line of the driver's own message: enough to act on, never the URL."""
     original = getattr(error, "orig", None) or error
-    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return redact((str(original).strip().splitlines() or [type(original).__name__])[0])
 
 
 def _lock_schema(connection: Connection) -> None:
@@ -118,6 +112,26 @@ def _lock_schema(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def add_missing_columns(connection: Connection) -> list[str]:
+    """Bring tables made by an older appbuzz up to date: `create_all` skips a table that exists,
+    so each column added since (always nullable) is added in place. Returns what was added."""
+    inspector = inspect(connection)
+    existing_tables = set(inspector.get_table_names())
+    added = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue  # a view, or not created here
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            spec = CreateColumn(column).compile(dialect=connection.dialect)
+            quoted = connection.dialect.identifier_preparer.quote(table.name)
+            connection.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {spec}")
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
 def check_database(engine: Engine) -> None:
     """Connect once and create what is missing, before the run spends anything on the X API."""
     try:
@@ -125,9 +139,10 @@ def check_database(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
             _lock_schema(connection)
             metadata.create_all(connection, checkfirst=True)
+            add_missing_columns(connection)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
-            f"database {_shown(engine.url)} is not usable: {describe_error(error)}"
+            f"database {shown_database_url(engine.url)} is not usable: {describe_error(error)}"
         ) from None
 
 
@@ -179,7 +194,7 @@ def replace_snapshot(
             files.discard()  # committed: the previous files kept aside go
     except (OperationalError, InterfaceError) as error:  # the connection failed, not the data
         raise DatabaseUnavailable(
-            f"database {_shown(engine.url)}: the load of {run.selection} on "
+            f"database {shown_database_url(engine.url)}: the load of {run.selection} on "
             f"{run.snapshot_date} was rolled back: {describe_error(error)}"
         ) from None
 

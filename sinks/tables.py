@@ -13,6 +13,7 @@ from sqlalchemy import (
     Double,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -22,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.sql.ddl import CreateView
 
 metadata = MetaData()
+
+USD = Numeric(14, 6)  # what X requests cost: exact decimal dollars, never float
 
 appbuzz_runs = Table(
     "appbuzz_runs",
@@ -45,6 +48,8 @@ appbuzz_runs = Table(
     Column("mentions_skipped", Integer),
     Column("x_requests", Integer),
     Column("posts_consumed", BigInteger),
+    Column("x_cost_usd", USD),
+    Column("max_spend_usd", USD),
 )
 
 app_mentions = Table(
@@ -68,6 +73,9 @@ app_mentions = Table(
     Column("x_requests", Integer, nullable=False, default=0),
     Column("run_id", String(36), nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=False),
+    # added after the first release: nullable, so older databases gain them in place
+    Column("posts_consumed", BigInteger),
+    Column("x_cost_usd", USD),
 )
 
 # The validated catalogue, one row per app and catalogue version (the file's sha256), so mentions

@@ -5,16 +5,18 @@ request to `X_API_BASE_URL` instead (a gateway, or the loopback fake the tests u
 timeout (tweepy sets none), and makes it wait its turn: no request leaves after enrichment was
 stopped, at most `max_concurrency` are in flight (plus a Prefect global concurrency limit when
 one is configured), and none is sent into a spent rate-limit window. Every reply's rate-limit
-headers go back to the gate, whatever its status.
+headers go back to the gate, whatever its status. A reply that says the token is refused or the
+account is spent (a usage-capped 429, a 402) stops all traffic before its slot frees.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import requests
@@ -23,40 +25,63 @@ from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
-from sources.rate_limit import GateClosed, RateGate
+from sources.rate_limit import RateGate
+from sources.x_spend import Ledger
+from transforms.cost import ZERO, Prices
+from transforms.errors import GateClosed, XEnrichmentStopped
+from transforms.redaction import RedactingFilter
 
 TWITTER_HOST = "https://api.twitter.com"
-_BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
 
 
-class EnrichmentStopped(RuntimeError):
-    """Enrichment was stopped (the token was refused): this request was not sent."""
+# tweepy logs request headers at DEBUG, bearer token included: never let that through
+logging.getLogger("tweepy.client").addFilter(RedactingFilter())
 
 
-class _RedactBearer(logging.Filter):
-    """tweepy logs request headers at DEBUG, bearer token included: never let that through."""
+USAGE_CAPPED = "usage-capped"
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "Bearer" in message or "bearer" in message:
-            record.msg, record.args = _BEARER.sub(r"\1***", message), None
+
+def account_spent(response: requests.Response) -> bool:
+    """A 402 (credits exhausted), or a 429 whose problem type is `.../usage-capped`: not a
+    rate limit, so waiting for the window does not help."""
+    if response.status_code == 402:
         return True
+    if response.status_code != 429:
+        return False
+    try:
+        problem = response.json()
+    except ValueError:
+        return False
+    if not isinstance(problem, dict):
+        return False
+    kind, title = str(problem.get("type", "")), str(problem.get("title", ""))
+    return kind.endswith(USAGE_CAPPED) or title == "UsageCapExceeded"
 
 
-logging.getLogger("tweepy.client").addFilter(_RedactBearer())
+@dataclass
+class Meter:
+    """What one count spent: requests sent, posts returned and their cost."""
+
+    requests: int = 0
+    posts: int = 0
+    cost: Decimal = field(default_factory=lambda: ZERO)
 
 
 class Traffic:
-    """When a request may leave: the stop switch, the concurrency limits and the rate gate."""
+    """When a request may leave: the stop switch, the concurrency limits, the rate gate and the
+    spend cap; and what each count spent (a meter per thread, one count at a time)."""
 
     def __init__(
         self,
         max_concurrency: int,
         gate: RateGate,
         shared_slot: Callable[[], AbstractContextManager[object]] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.max_concurrency = max_concurrency
         self.gate = gate
+        self.ledger = ledger or Ledger(Prices(), None)
+        self._meters = threading.local()
         self._local = threading.BoundedSemaphore(max_concurrency)
         self._shared_slot = shared_slot or nullcontext
         self._stopped = threading.Event()
@@ -74,15 +99,32 @@ class Traffic:
                 self.refusal = reason
         self._stopped.set()
         self.gate.close()
+        self.ledger.close()
+
+    @contextmanager
+    def metering(self) -> Iterator[Meter]:
+        """Count what the requests sent from this thread spend, until the block ends."""
+        self._meters.current = meter = Meter()
+        try:
+            yield meter
+        finally:
+            self._meters.current = Meter()
+
+    @property
+    def meter(self) -> Meter:
+        current: Meter | None = getattr(self._meters, "current", None)
+        if current is None:
+            current = self._meters.current = Meter()
+        return current
 
     def pause(self, seconds: float) -> None:
         """Sleep (a backoff), cut short when enrichment is stopped."""
         if self._stopped.wait(seconds):
-            raise EnrichmentStopped("enrichment stopped")
+            raise XEnrichmentStopped("enrichment stopped")
 
     def _check(self) -> None:
         if self._stopped.is_set():
-            raise EnrichmentStopped("enrichment stopped")
+            raise XEnrichmentStopped("enrichment stopped")
 
     @contextmanager
     def turn(self, endpoint: str) -> Iterator[None]:
@@ -93,10 +135,11 @@ class Traffic:
             try:
                 self.gate.acquire(endpoint)
             except GateClosed:
-                raise EnrichmentStopped("enrichment stopped") from None
+                raise XEnrichmentStopped("enrichment stopped") from None
             if self._stopped.is_set():
                 self.gate.release(endpoint)
-                raise EnrichmentStopped("enrichment stopped")
+                raise XEnrichmentStopped("enrichment stopped")
+            self.meter.requests += 1  # from here on the request is on the wire
             yield
 
 
@@ -137,7 +180,7 @@ class XTransport(HTTPAdapter):
             except BaseException:
                 self.traffic.gate.observe(endpoint, None, {})
                 raise
-            if response.status_code in (401, 403):
+            if response.status_code in (401, 403) or account_spent(response):
                 self.traffic.stop()  # before this slot frees and before tweepy reads the body
             self.traffic.gate.observe(endpoint, response.status_code, response.headers)
         return response

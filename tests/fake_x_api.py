@@ -9,7 +9,10 @@ JSON shapes, pagination with `next_token`, 400s for invalid parameters, and scri
 function of the query, so a test can compute what a correct client must report.
 
 It records every request (when it started and ended, what it asked, what it got) and the most
-requests it ever had in flight at once.
+requests it ever had in flight at once. It bills as pay-per-use X does (every `counts/recent`
+request answered, every post `search/recent` returns), can run out of the account's cap after a
+number of answered requests (a usage-capped 429 or a 402 until `lift_cap`), and can report a
+daily window (`x-app-limit-24hour-*`) on top of the 15-minute one.
 """
 
 from __future__ import annotations
@@ -82,11 +85,21 @@ class FakeXApi:
     totals: dict[str, int] = field(default_factory=dict)
     max_total: int = 450
     path_prefix: str = ""  # serve under a prefix, as a gateway would (`/x` + `/2/...`)
+    # the account is spent after this many answered requests: `cap_status` (429 or 402) follows
+    cap_after: int | None = None
+    cap_status: int = 429
+    # a daily window reported (and enforced) on every reply, when set
+    daily_limit: int | None = None
+    daily_window_seconds: float = 86_400.0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._windows: dict[str, _Window] = {}
+        self._daily: dict[str, _Window] = {}
+        self.billed_requests = 0  # counts/recent requests answered
+        self.billed_posts = 0  # posts returned by search/recent
+        self.answered = 0  # requests answered 200, both endpoints (what the cap counts)
         self._records: list[Recorded] = []
         self._in_flight = 0
         self.max_in_flight = 0
@@ -106,6 +119,16 @@ class FakeXApi:
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def lift_cap(self) -> None:
+        """The account is topped up (or the month turned): requests succeed again."""
+        with self._lock:
+            self.cap_after = None
+
+    def cost(self, per_request: Any, per_post: Any) -> Any:
+        """What this account was billed so far at these prices (Decimal in, Decimal out)."""
+        with self._lock:
+            return per_request * self.billed_requests + per_post * self.billed_posts
 
     def total_for(self, query: str) -> int:
         """How many posts match `query` over the last 7 days: fixed per query."""
@@ -207,8 +230,12 @@ class FakeXApi:
             if authorization != f"Bearer {self.token}":
                 _, headers = self._rate(path, now, consume=False)
                 return 401, headers, _problem(401, "Unauthorized"), None
+            if self.cap_after is not None and self.answered >= self.cap_after:
+                _, headers = self._rate(path, now, consume=True)
+                return self.cap_status, headers, _spent(self.cap_status), None
             allowed, headers = self._rate(path, now, consume=True)
-            if not allowed:
+            daily_allowed = self._rate_daily(path, now, headers)
+            if not allowed or not daily_allowed:
                 return 429, headers, _problem(429, "Too Many Requests"), None
             fault = self._next_fault(path, params.get("query"))
         if fault is not None and fault.kind == "status":
@@ -220,7 +247,29 @@ class FakeXApi:
         if fault is not None and fault.kind == "malformed":
             return 200, headers, b'{"data": [{"id": "1", "text": "cut', fault
         status, body = self._serve(path, params)
+        if status == 200:
+            with self._lock:
+                self.answered += 1
+                if path == COUNTS:
+                    self.billed_requests += 1
+                else:
+                    self.billed_posts += len(body.get("data", []))
         return status, headers, body, fault
+
+    def _rate_daily(self, path: str, now: float, headers: dict[str, str]) -> bool:
+        """The daily window, when configured: consumed with the 15-minute one, its headers added."""
+        if self.daily_limit is None:
+            return True
+        window = self._daily.get(path)
+        if window is None or now >= window.start + self.daily_window_seconds:
+            window = self._daily[path] = _Window(start=now)
+        allowed = window.used < self.daily_limit
+        if allowed:
+            window.used += 1
+        headers["x-app-limit-24hour-limit"] = str(self.daily_limit)
+        headers["x-app-limit-24hour-remaining"] = str(max(0, self.daily_limit - window.used))
+        headers["x-app-limit-24hour-reset"] = str(int(window.start + self.daily_window_seconds))
+        return allowed
 
     def _serve(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
         query = params.get("query")
@@ -299,7 +348,7 @@ class FakeXApi:
 
 
 _REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
     429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
     503: "Service Unavailable", 504: "Gateway Timeout",
 }  # fmt: skip
@@ -307,6 +356,21 @@ _REASONS = {
 
 def _problem(status: int, title: str) -> dict[str, Any]:
     return {"title": title, "detail": title, "type": "about:blank", "status": status}
+
+
+def _spent(status: int) -> dict[str, Any]:
+    """The bodies X sends when the account is spent (usage cap seen in February 2026; 402)."""
+    if status == 402:
+        return _problem(402, "Payment Required")
+    return {
+        "title": "UsageCapExceeded",
+        "detail": "Usage cap exceeded: Monthly product cap",
+        "type": "https://api.twitter.com/2/problems/usage-capped",
+        "period": "Monthly",
+        "scope": "Product",
+        "product_name": "fake",
+        "account_id": 1,
+    }
 
 
 def _invalid(parameter: str, message: str) -> dict[str, Any]:

@@ -60,8 +60,21 @@ class XTokenRefused(XApiError):
 
 
 class XUsageCapped(XApiError):
-    """The project's monthly post cap is spent (429 `UsageCapExceeded`): counts stop till reset."""
+    """The X account is spent (a usage-capped 429, or 402: no credits): no request can succeed
+    until the cap resets or credits are bought, so none is sent; what was counted is kept."""
 
 
 class XEnrichmentStopped(XApiError):
     """Counting stopped for the whole run (another app's request found the token refused)."""
+
+
+class XSpendCapReached(XApiError):
+    """The next X request could take the run's spend past its cap: it was not sent."""
+
+
+class RateLimitWaitTooLong(RuntimeError):
+    """A rate-limit window resets later than the caller is willing to wait: that app fails."""
+
+
+class GateClosed(RuntimeError):
+    """The rate gate was closed (enrichment stopped) while a request waited for its turn."""

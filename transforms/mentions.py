@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +28,7 @@ MENTION_SCHEMA: dict[str, pl.DataType] = {
     "window_end": pl.Datetime("us", "UTC"),
     "x_requests": pl.Int32(),
     "posts_consumed": pl.Int64(),
+    "x_cost_usd": pl.Decimal(14, 6),
 }
 
 
@@ -41,7 +43,7 @@ def skipped_mentions(ranked: pl.DataFrame) -> pl.DataFrame:
 
     A query already built for an app is kept, so the row says what would have been asked.
     """
-    kept = {"n_citacoes", "mention_status", "x_requests", "posts_consumed"}
+    kept = {"n_citacoes", "mention_status", "x_requests", "posts_consumed", "x_cost_usd"}
     if "mention_query" in ranked.columns:
         kept.add("mention_query")
     return ranked.with_columns(
@@ -54,6 +56,7 @@ def skipped_mentions(ranked: pl.DataFrame) -> pl.DataFrame:
         ),
         pl.lit(0, dtype=pl.Int32).alias("x_requests"),
         pl.lit(0, dtype=pl.Int64).alias("posts_consumed"),
+        pl.lit(0, dtype=MENTION_SCHEMA["x_cost_usd"]).alias("x_cost_usd"),
     )
 
 
@@ -81,11 +84,12 @@ def join_mentions(apps: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
         .alias("mention_error"),
         pl.col("x_requests").fill_null(0),
         pl.col("posts_consumed").fill_null(0),
+        pl.col("x_cost_usd").fill_null(0),
     ).select(*(c for c in apps.columns if c not in MENTION_SCHEMA), *MENTION_SCHEMA)
 
 
-def mention_totals(enriched: pl.DataFrame) -> dict[str, int]:
-    """Counts per mention status plus requests and posts spent: the run record's numbers."""
+def mention_totals(enriched: pl.DataFrame) -> dict[str, int | Decimal]:
+    """Counts per mention status plus requests, posts and dollars spent: the run's numbers."""
     totals = enriched.select(
         *(
             (pl.col("mention_status") == status).sum().cast(pl.Int64).alias(f"mentions_{status}")
@@ -94,4 +98,6 @@ def mention_totals(enriched: pl.DataFrame) -> dict[str, int]:
         pl.col("x_requests").sum().cast(pl.Int64),
         pl.col("posts_consumed").sum().cast(pl.Int64),
     )
-    return {k: int(v or 0) for k, v in totals.row(0, named=True).items()}
+    numbers = {k: int(v or 0) for k, v in totals.row(0, named=True).items()}
+    cost = enriched.get_column("x_cost_usd").sum()
+    return {**numbers, "x_cost_usd": Decimal(cost or 0)}

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -38,25 +39,28 @@ class RunRecord:
     mentions_skipped: int | None = None
     x_requests: int | None = None
     posts_consumed: int | None = None
+    x_cost_usd: Decimal | None = None
+    max_spend_usd: Decimal | None = None
 
     def failed(self, message: str, finished_at: datetime) -> RunRecord:
-        """This run, ended in failure with `message`: nothing of it was loaded."""
+        """This run, ended in failure with `message` (what it counted, if anything, is kept)."""
         return dataclasses.replace(
             self, status=RunStatus.FAILED, message=message, finished_at=finished_at
         )
 
-    def completed(self, totals: Mapping[str, int], finished_at: datetime) -> RunRecord:
+    def completed(self, totals: Mapping[str, int | Decimal], finished_at: datetime) -> RunRecord:
         """This run, counted: its mention totals (`transforms.mentions.mention_totals`)."""
         return dataclasses.replace(
             self,
             status=RunStatus.COMPLETED,
             finished_at=finished_at,
-            mentions_ok=totals["mentions_ok"],
-            mentions_capped=totals["mentions_capped"],
-            mentions_failed=totals["mentions_failed"],
-            mentions_skipped=totals["mentions_skipped"],
-            x_requests=totals["x_requests"],
-            posts_consumed=totals["posts_consumed"],
+            mentions_ok=int(totals["mentions_ok"]),
+            mentions_capped=int(totals["mentions_capped"]),
+            mentions_failed=int(totals["mentions_failed"]),
+            mentions_skipped=int(totals["mentions_skipped"]),
+            x_requests=int(totals["x_requests"]),
+            posts_consumed=int(totals["posts_consumed"]),
+            x_cost_usd=Decimal(totals["x_cost_usd"]),
         )
 
     def row(self) -> dict[str, Any]:

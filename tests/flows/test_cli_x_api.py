@@ -95,7 +95,7 @@ def test_search_with_two_pages_from_the_command_line(
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     result = run_cli(
         "run", "--database-url", db, "--out", "out", "--strategy", "search", "--max-pages", "2",
-        "--top-n", "15", env=x_env(fake_x_api, tmp_path, fake_x_api.token),
+        "--top-n", "15", "--max-spend-usd", "100", env=x_env(fake_x_api, tmp_path, fake_x_api.token),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     stored = table_rows(db, app_mentions)

@@ -4,8 +4,8 @@ loopback fake X API over real HTTP, loading a real database."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +13,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+from sqlalchemy import create_engine, select
 
 from flows.app_mentions import app_mentions
 from sinks.tables import app_mentions as app_mentions_table
@@ -26,23 +27,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 DAY = date(2026, 1, 15)
 
 
-@pytest.fixture
-def x_env(
-    clean_environment: None,
-    monkeypatch: pytest.MonkeyPatch,
-    fake_x_api: FakeXApi,
-    tmp_path: Path,
-    sqlite_url: str,
-) -> Iterator[FakeXApi]:
-    """Settings pointing at the fake and a fresh database; task results kept in `tmp_path`."""
-    monkeypatch.setenv("X_BEARER_TOKEN", fake_x_api.token)
-    monkeypatch.setenv("X_API_BASE_URL", fake_x_api.base_url)
-    monkeypatch.setenv("APPBUZZ_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("APPBUZZ_X_RETRY_BASE_SECONDS", "0.02")
-    monkeypatch.setenv("APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS", "0.05")
-    monkeypatch.setenv("APPBUZZ_X_TIMEOUT_SECONDS", "2")
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: tmp_path / "results"}):
-        yield fake_x_api
+ROOMY = Decimal(100)  # a spend cap these tests never reach (the cap has tests of its own)
 
 
 def run_flow(tmp_path: Path, **params):
@@ -165,7 +150,9 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     x_env.reset_records()
     x_env.latency = 0.1
     x_env.script("status", status=401, after=2)
-    state = run_flow(tmp_path, top_n=20, strategy="search", max_pages=1)  # not cached: asks
+    state = run_flow(
+        tmp_path, top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY
+    )  # not cached: asks
     assert state.is_failed()
     assert state.message == (
         "the X API refused X_BEARER_TOKEN (401 Unauthorized: Unauthorized); "
@@ -183,7 +170,9 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     counted = {r.query for r in x_env.requests if r.status == 200}
     x_env.reset_records()
     x_env.latency = 0.0
-    assert run_flow(tmp_path, top_n=20, strategy="search", max_pages=1).is_completed()
+    assert run_flow(
+        tmp_path, top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY
+    ).is_completed()
     asked = [r.query for r in x_env.requests]
     assert len(asked) == 20 - len(counted) and not counted & set(asked)
     assert {r["mention_status"] for r in table_rows(url, app_mentions_table)} <= {"ok", "capped"}
@@ -192,7 +181,7 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
 def test_search_with_two_pages_counts_at_most_two_hundred(
     x_env: FakeXApi, tmp_path: Path, sqlite_url: str
 ) -> None:
-    state = run_flow(tmp_path, strategy="search", max_pages=2, top_n=15)
+    state = run_flow(tmp_path, strategy="search", max_pages=2, top_n=15, max_spend_usd=ROOMY)
     assert state.is_completed(), state.message
     rows = table_rows(sqlite_url, app_mentions_table)
     for row in rows:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from flows.enrich import mention_cache_key, shown_url
+from flows.enrich import mention_cache_key
 from flows.settings import Settings
 from transforms.queries import DEFAULT_TEMPLATE
+from transforms.redaction import safe_url as shown_url
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def test_defaults_and_the_twitter_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
-    assert settings.x_bearer_token is None and settings.x_api_base_url == "https://api.twitter.com"
+    assert settings.x_bearer_token is None and settings.x_api_base_url == "https://api.x.com"
     assert settings.x_query_template == DEFAULT_TEMPLATE and settings.x_max_concurrency == 5
     monkeypatch.setenv("TWITTER_BEARER_TOKEN", " canary-alias ")
     token = Settings().x_bearer_token

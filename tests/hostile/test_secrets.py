@@ -17,14 +17,12 @@ import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
 from flows.settings import Settings
-from sinks.database import DatabaseUnavailable, check_database, make_engine, safe_url
+from sinks.database import DatabaseUnavailable, check_database, make_engine
 from sinks.tables import app_mentions
 from tests.fake_x_api import FakeXApi
 from tests.hostile.tools import table_state
 from tests.secret_scan import files_holding
-from tests.support.catalogues import ROWS
-from tests.support.cli import Cli, Job
-from tests.support.prefect import prefect_records
+from transforms.redaction import safe_url
 
 DB_CANARY = f"dbcanary{uuid.uuid4().hex}"
 X_CANARY = f"xcanary{uuid.uuid4().hex}"  # the token the fake X API accepts

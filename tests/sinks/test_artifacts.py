@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
@@ -112,3 +114,14 @@ def test_published_artifacts_read_back_from_prefect(tmp_path: Path) -> None:
     assert summary.data == summary_markdown(RUN, published, outputs)
     assert summary.description == "appbuzz run r-42"
     assert table.description == "Top apps, Book+Music/top10 on 2026-11-28"
+
+
+def test_the_summary_shows_what_the_run_spent_and_its_cap(tmp_path: Path) -> None:
+    run = dataclasses.replace(
+        RUN, posts_consumed=0, x_cost_usd=Decimal("0.015"), max_spend_usd=Decimal(1)
+    )
+    text = summary_markdown(run, rows(["ok", "ok"]), {"apps.csv": tmp_path / "apps.csv"})
+    assert (
+        "- strategy: counts; X requests: 3; posts consumed: 0; spent: 0.015 USD (cap 1.00 USD)"
+        in text
+    )

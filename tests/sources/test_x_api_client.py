@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pydantic import SecretStr
 
-from sources.rate_limit import RateGate
-from sources.x_api import MentionCount, RetryPolicy, TokenRefused, XApi
-from sources.x_client import EnrichmentStopped
+from sources.rate_limit import RateGate, WaitNotice
+from sources.x_api import MentionCount, RetryPolicy, XApi
+from transforms.errors import XEnrichmentStopped, XTokenRefused
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi, serve
 from transforms.queries import build_query
 
@@ -40,7 +40,7 @@ def test_counts_are_the_services_exact_totals(fake_x_api: FakeXApi) -> None:
         results = count_all(api, QUERIES + queries)
     for query, result in zip(QUERIES + queries, results, strict=True):
         assert result.mention_status == "ok", result
-        assert result.n_citacoes == fake_x_api.total_for(query)
+        assert result.mentions == fake_x_api.total_for(query)
         assert result.x_requests == 1 and result.posts_consumed == 0
         assert result.window_end is not None and result.window_start is not None
         assert 6.9 < (result.window_end - result.window_start).total_seconds() / 86400 <= 7
@@ -54,7 +54,7 @@ def test_a_small_window_is_waited_out_not_hammered(fake_x_api: FakeXApi) -> None
     with make_api(fake_x_api) as api:
         results = count_all(api, QUERIES)
     assert all(r.mention_status == "ok" for r in results)
-    assert [r.n_citacoes for r in results] == [fake_x_api.total_for(q) for q in QUERIES]
+    assert [r.mentions for r in results] == [fake_x_api.total_for(q) for q in QUERIES]
     statuses = fake_x_api.statuses()
     assert statuses.count(200) == len(QUERIES)
     assert statuses.count(429) <= 2  # a handful at most; the gate waits for each reset
@@ -89,7 +89,7 @@ def test_transient_faults_are_retried_to_ok(fake_x_api: FakeXApi, fault: dict) -
     with make_api(fake_x_api, timeout=0.5) as api:
         results = count_all(api, QUERIES[:4])
     assert all(r.mention_status == "ok" for r in results), results
-    assert results[0].n_citacoes == fake_x_api.total_for(target)
+    assert results[0].mentions == fake_x_api.total_for(target)
     assert results[0].x_requests == 3 and all(r.x_requests == 1 for r in results[1:])
 
 
@@ -97,7 +97,7 @@ def test_retries_are_bounded_then_the_app_fails(fake_x_api: FakeXApi) -> None:
     fake_x_api.script("status", status=503, query=QUERIES[0], times=10)
     with make_api(fake_x_api, max_retries=2) as api:
         failed, ok = count_all(api, QUERIES[:2])
-    assert failed.mention_status == "failed" and failed.n_citacoes is None
+    assert failed.mention_status == "failed" and failed.mentions is None
     assert (
         failed.mention_error
         == "503 Service Unavailable: Service Unavailable (gave up after 3 attempts)"
@@ -133,9 +133,9 @@ def test_a_refused_token_stops_everything_at_once(fake_x_api: FakeXApi, status: 
     def count(query: str) -> MentionCount | None:
         try:
             return api.count(query)
-        except TokenRefused as error:
+        except XTokenRefused as error:
             refusals.append(str(error))
-        except EnrichmentStopped:
+        except XEnrichmentStopped:
             pass
         return None
 
@@ -147,14 +147,14 @@ def test_a_refused_token_stops_everything_at_once(fake_x_api: FakeXApi, status: 
     assert len(fake_x_api.requests) < 15  # so most apps were never asked
     assert refusals and "X_BEARER_TOKEN" in refusals[0] and fake_x_api.token not in refusals[0]
     assert api.refusal == refusals[0] and "\n" not in api.refusal
-    with pytest.raises(EnrichmentStopped):
+    with pytest.raises(XEnrichmentStopped):
         api.count(queries[0])
 
 
 def test_a_wrong_token_is_refused_with_a_line_that_names_the_setting(fake_x_api: FakeXApi) -> None:
     with (
         make_api(fake_x_api, token="canary-wrong-token") as api,
-        pytest.raises(TokenRefused) as refused,
+        pytest.raises(XTokenRefused) as refused,
     ):
         api.count(QUERIES[0])
     assert str(refused.value) == (
@@ -193,20 +193,20 @@ def test_search_counts_posts_up_to_max_pages(fake_x_api: FakeXApi) -> None:
         results = {i: api.count(q, "search", max_pages=2) for i, q in queries.items()}
     for i, total in totals.items():
         result, sent = results[i], fake_x_api.requests_for(queries[i])
-        assert result.n_citacoes == min(total, 200) == result.posts_consumed
+        assert result.mentions == min(total, 200) == result.posts_consumed
         assert result.mention_status == ("capped" if total > 200 else "ok")
         assert result.x_requests == len(sent) == max(1, min(2, -(-total // 100)))
         assert all(r.path == SEARCH and r.params["max_results"] == "100" for r in sent)
     with make_api(fake_x_api) as api:
         deep = api.count(queries[4], "search", max_pages=10)
-    assert (deep.n_citacoes, deep.mention_status, deep.x_requests) == (450, "ok", 5)
+    assert (deep.mentions, deep.mention_status, deep.x_requests) == (450, "ok", 5)
 
 
 def test_a_gateway_base_url_with_a_path() -> None:
     for fake in serve(path_prefix="/x-gateway"):
         with make_api(fake) as api:
             result = api.count(QUERIES[0])
-        assert result.n_citacoes == fake.total_for(QUERIES[0])
+        assert result.mentions == fake.total_for(QUERIES[0])
         assert fake.requests[0].path == COUNTS
 
 
@@ -221,3 +221,20 @@ def test_the_token_never_reaches_a_log_or_a_repr(fake_x_api: FakeXApi, caplog) -
         assert canary not in repr(api) and canary not in repr(results)
     assert "Authorization" in caplog.text and "Bearer ***" in caplog.text  # tweepy did log it
     assert canary not in caplog.text
+
+
+def test_a_tighter_daily_window_on_the_replies_is_waited_for(fake_x_api: FakeXApi) -> None:
+    fake_x_api.daily_limit, fake_x_api.daily_window_seconds = 3, 2.0  # 300 per 15 min otherwise
+    notices: list[WaitNotice] = []
+    api = XApi(
+        SecretStr(fake_x_api.token),
+        fake_x_api.base_url,
+        retry=RetryPolicy(max_retries=3, base_seconds=0.02),
+        gate=RateGate(margin=0.05, on_wait=notices.append),
+    )
+    with api:
+        results = count_all(api, QUERIES[:7])
+    assert [r.mentions for r in results] == [fake_x_api.total_for(q) for q in QUERIES[:7]]
+    assert fake_x_api.statuses() == [200] * 7  # never sent into the spent daily window
+    assert notices and {n.window for n in notices} == {"24-hour"}
+    assert all("for the counts 24-hour window, resets" in str(n) for n in notices)

@@ -1,0 +1,80 @@
+"""What a run will ask of X and what it can cost, before anything is sent: the dry run's plan.
+
+The worst case is what the spend cap guards against: a counts request per app, or every search
+page full (100 posts). The shortest time is set by the rate limit: a window's requests, then a
+wait for the next window; the documented pay-per-use limits and the legacy Basic plan's are both
+shown, since the account's real limit is only known from the first reply.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from transforms.cost import PAGE_POSTS, Prices, usd
+
+WINDOW_SECONDS = 900
+# requests per 15-minute window: (pay-per-use, as documented in 2026; legacy Basic plan)
+LIMITS = {"counts": (300, 5), "search": (450, 60)}
+
+
+@dataclass(frozen=True)
+class PlannedApp:
+    rank: int
+    id: int
+    track_name: str
+    query: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    selection: str
+    strategy: str
+    max_pages: int
+    apps: tuple[PlannedApp, ...]
+    prices: Prices
+    max_spend: Decimal
+
+    @property
+    def requests(self) -> int:
+        asked = sum(app.query is not None for app in self.apps)
+        return asked * (1 if self.strategy == "counts" else self.max_pages)
+
+    @property
+    def worst_posts(self) -> int:
+        return 0 if self.strategy == "counts" else self.requests * PAGE_POSTS
+
+    @property
+    def worst_cost(self) -> Decimal:
+        return self.requests * self.prices.worst(self.strategy)
+
+    def shortest_seconds(self, per_window: int) -> int:
+        """Windows after the first that the requests need, at `per_window` requests each."""
+        return max(0, math.ceil(self.requests / per_window) - 1) * WINDOW_SECONDS
+
+    def lines(self) -> list[str]:
+        """The plan as a person reads it: one line per app, then the run's totals."""
+        lines = [f"plan for {self.selection}, strategy {self.strategy} (nothing sent to X):"]
+        lines += [
+            f"  {app.rank:>3}. {app.track_name} (id {app.id}): "
+            + (app.query if app.query is not None else "no query: the name has no searchable words")
+            for app in self.apps
+        ]
+        current, basic = LIMITS[self.strategy]
+        cap = "within" if self.worst_cost <= self.max_spend else "beyond"
+        lines += [
+            f"  requests: {self.requests}; worst-case posts: {self.worst_posts}; "
+            f"worst-case cost: {usd(self.worst_cost)} ({cap} the {usd(self.max_spend)} cap)",
+            f"  shortest time the rate limit allows: {_duration(self.shortest_seconds(current))} "
+            f"at {current} requests/15 min; {_duration(self.shortest_seconds(basic))} on a "
+            f"legacy Basic plan ({basic}/15 min)",
+        ]
+        return lines
+
+
+def _duration(seconds: int) -> str:
+    if seconds == 0:
+        return "no wait"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min"
