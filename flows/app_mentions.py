@@ -47,9 +47,9 @@ from transforms.errors import (
     XApiError,
 )
 from transforms.mentions import mention_totals
+from transforms.plan import Plan
 from transforms.ranking import normalise_genres, selection_name
 from transforms.rejects import check_reject_share
-from transforms.plan import Plan
 from transforms.run_record import RunRecord, RunStatus
 from transforms.trends import trend_note
 

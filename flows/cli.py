@@ -162,8 +162,8 @@ def run_command(args: argparse.Namespace) -> int:
     from flows.app_mentions import RunSummary, app_mentions
     from flows.heartbeats import heartbeats_only_with_a_server
     from flows.progress import console_progress
-    from transforms.errors import REJECTED
     from transforms.cost import usd
+    from transforms.errors import REJECTED
     from transforms.plan import Plan
 
     with heartbeats_only_with_a_server(), console_progress():
@@ -191,7 +191,7 @@ def run_command(args: argparse.Namespace) -> int:
             f"appbuzz: {run.selection} on {run.snapshot_date}: "
             f"{run.rows_read:,} rows read, {run.rows_rejected:,} rejected; "
             f"X: {run.x_requests or 0} requests, {run.posts_consumed or 0} posts, "
-            f"{usd(run.x_cost_usd)}; wrote {', '.join(summary.outputs.values())}"
+            f"{usd(run.x_cost_usd or Decimal(0))}; wrote {', '.join(summary.outputs.values())}"
             + (f"; {summary.trend_note}" if summary.trend_note else "")
         )
         return EXIT_OK

@@ -35,9 +35,8 @@ from flows.progress import PrefectProgress, RunProgress, console_watchers
 from flows.settings import Settings
 from sources.rate_limit import RateGate, WaitNotice
 from sources.x_api import MentionCount, RetryPolicy, XApi
-from sources.x_client import XEnrichmentStopped
 from transforms.cost import Prices, usd
-from transforms.errors import XTokenRefused, XUsageCapped
+from transforms.errors import XEnrichmentStopped, XTokenRefused, XUsageCapped
 from transforms.mentions import join_mentions, mention_results, skipped_mentions
 from transforms.queries import with_mention_queries
 from transforms.redaction import safe_url

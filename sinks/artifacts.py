@@ -11,6 +11,9 @@ import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from transforms.cost import ZERO, usd
+from transforms.mentions import MentionStatus
+from transforms.run_record import RunRecord
+from transforms.trends import describe_change, spikes, trend_note
 
 
 def _cell(value: Any) -> str:

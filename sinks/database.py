@@ -25,8 +25,8 @@ from sqlalchemy.schema import CreateColumn
 from sinks.files import PreparedOutputs
 from sinks.tables import app_mentions, appbuzz_runs, metadata
 from transforms.errors import DatabaseUnavailable, DatabaseUrlInvalid
-from transforms.run_record import RunRecord
 from transforms.redaction import redact, shown_database_url
+from transforms.run_record import RunRecord
 
 __all__ = ["DatabaseUnavailable", "DatabaseUrlInvalid", "database", "make_engine"]
 

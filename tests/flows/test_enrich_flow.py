@@ -12,8 +12,6 @@ import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-from sqlalchemy import create_engine, select
 
 from flows.app_mentions import app_mentions
 from sinks.tables import app_mentions as app_mentions_table

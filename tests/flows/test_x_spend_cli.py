@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.polling import wait_for
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi
 from tests.flows.test_cli_x_api import rows
 from tests.flows.test_cli_x_api import x_env as cli_env
-from tests.polling import wait_for
 from tests.secret_scan import prefect_records
 
 MONTHLY = (

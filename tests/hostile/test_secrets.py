@@ -22,6 +22,9 @@ from sinks.tables import app_mentions
 from tests.fake_x_api import FakeXApi
 from tests.hostile.tools import table_state
 from tests.secret_scan import files_holding
+from tests.support.catalogues import ROWS
+from tests.support.cli import Cli, Job
+from tests.support.prefect import prefect_records
 from transforms.redaction import safe_url
 
 DB_CANARY = f"dbcanary{uuid.uuid4().hex}"

@@ -10,8 +10,8 @@ from pydantic import SecretStr
 
 from sources.rate_limit import RateGate, WaitNotice
 from sources.x_api import MentionCount, RetryPolicy, XApi
-from transforms.errors import XEnrichmentStopped, XTokenRefused
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi, serve
+from transforms.errors import XEnrichmentStopped, XTokenRefused
 from transforms.queries import build_query
 
 
