@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import polars as pl
 import pytest
 import uvicorn
 
 from api.server import listen, prepare
-from bench.services import free_port
 from sinks.files import write_sample
 from sources.catalogue import SAMPLE_CATALOGUE
 from tests.support.cli import Cli, Job
-from tests.support.polling import wait_for
 from tests.support.postgres import scratch_database
-from tests.support.processes import stop_group
+from tests.support.serve import serving, wait_healthy
 
 EARLIER, LATEST = "2026-11-01", "2026-11-02"
 
@@ -84,31 +81,12 @@ def snapshots(backend_url: str, cli: Cli, tmp_path_factory) -> Snapshots:
     return Snapshots(backend_url, {d: work / d for d in (EARLIER, LATEST)}, climber)
 
 
-def _wait_healthy(base_url: str, alive: Callable[[], bool], timeout: float = 60) -> None:
-    def healthy() -> bool:
-        assert alive(), "the server stopped before it answered"
-        try:
-            return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, timeout=timeout, what=f"{base_url} to be healthy")
-
-
 @pytest.fixture(scope="session")
 def served(snapshots: Snapshots, tmp_path_factory) -> Iterator[str]:
     """`appbuzz serve` on a free loopback port over the two snapshots; yields its base URL."""
-    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as sink:
-        server = Cli().start(Job(log.parent, ["serve", "--port", str(port),
-                                              "--database-url", snapshots.database_url]), sink)  # fmt: skip
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(base_url, lambda: server.poll() is None)
-            yield base_url
-        finally:
-            stop_group(server)
+    with serving(snapshots.database_url, log) as server:
+        yield server.base_url
 
 
 @contextmanager
@@ -120,7 +98,7 @@ def serve_in_thread(database_url: str) -> Iterator[str]:
     thread.start()
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
-        _wait_healthy(base_url, thread.is_alive)
+        wait_healthy(base_url, thread.is_alive)
         yield base_url
     finally:
         server.should_exit = True

@@ -10,37 +10,30 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import httpx
 from sqlalchemy import create_engine, func, select
 
-from bench.services import free_port
 from sinks.tables import appbuzz_runs
-from tests.api.conftest import _clean_env, _wait_healthy, appbuzz
 from tests.support.polling import wait_for
+from tests.support.serve import Served, serving
 
 NIGHTS = ("2026-11-01", "2026-11-02", "2026-11-03")
 FRESH_WITHIN = 1.0  # seconds from a commit to every process serving it (the issue's bound)
 
 
-@dataclass
-class Server:
-    base_url: str
-    process: subprocess.Popen[bytes]
-
-    def workers(self) -> list[int]:
-        """The worker processes uvicorn's supervisor started (spawned, so `spawn_main`)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = [int(pid) for pid in children.read_text().split()]
-        return [pid for pid in pids if b"spawn_main" in _cmdline(pid)]
+def workers(server: Served) -> list[int]:
+    """The worker processes uvicorn's supervisor started (spawned, so `spawn_main`)."""
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children if b"spawn_main" in _cmdline(int(child))]
 
 
 def _cmdline(pid: int) -> bytes:
@@ -51,44 +44,29 @@ def _cmdline(pid: int) -> bytes:
 
 
 @contextmanager
-def serving(database_url: str, workers: int, log: Path) -> Iterator[Server]:
-    """`appbuzz serve --workers N` as a subprocess on a free port."""
-    port = free_port()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
-             "--database-url", database_url, "--workers", str(workers)],
-            env=_clean_env({}), stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", process)
-    try:
-        _wait_healthy(server.base_url, lambda: process.poll() is None)
-        wait_for(lambda: len(server.workers()) == workers, what=f"{workers} workers")
+def serving_workers(database_url: str, count: int, log: Path) -> Iterator[Served]:
+    """`appbuzz serve --workers N`, once all N workers are up."""
+    with serving(database_url, log, "--workers", str(count)) as server:
+        wait_for(lambda: len(workers(server)) == count, what=f"{count} workers")
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
-def run_night(work: Path, database_url: str, night: str, prefect_env: dict[str, str]) -> list:
-    """`appbuzz run` for `night`; returns the rows of the apps.json file that night wrote."""
-    appbuzz(work, "run", "--database-url", database_url, "--out", night,
-            "--snapshot-date", night, env=prefect_env)  # fmt: skip
+def run_night(
+    run_cli: Callable[..., CompletedProcess[str]], url: str, night: str, work: Path
+) -> list:
+    """`appbuzz run` for `night` in `work`; returns the rows of the apps.json file it wrote."""
+    done = run_cli("run", "--database-url", url, "--out", night, "--snapshot-date", night)
+    assert done.returncode == 0, done.stderr
     return json.loads((work / night / "apps.json").read_text(encoding="utf-8"))
 
 
 def test_if_none_match_is_304_until_a_new_run_commits(
-    database_url: str, prefect_server, tmp_path: Path
+    database_url: str, run_cli, tmp_path: Path
 ) -> None:
-    env = prefect_server.env()
-    first = run_night(tmp_path, database_url, NIGHTS[0], env)
+    first = run_night(run_cli, database_url, NIGHTS[0], tmp_path)
     plain = {"Accept-Encoding": "identity"}  # httpx asks for gzip unless told otherwise
     with (
-        serving(database_url, 2, tmp_path / "serve.log") as server,
+        serving_workers(database_url, 2, tmp_path / "serve.log") as server,
         httpx.Client(headers=plain) as client,
     ):
         url = f"{server.base_url}/apps.json"
@@ -108,7 +86,7 @@ def test_if_none_match_is_304_until_a_new_run_commits(
         both = client.get(url, headers={"If-None-Match": zipped.headers["etag"]})
         assert both.status_code == 304 and both.content == b""
 
-        second = run_night(tmp_path, database_url, NIGHTS[1], env)
+        second = run_night(run_cli, database_url, NIGHTS[1], tmp_path)
         fresh = wait_for(
             lambda: (r := client.get(url, headers={"If-None-Match": etag})).status_code == 200
             and r,
@@ -134,10 +112,9 @@ class Read:
 
 
 def test_readers_see_whole_nights_and_the_switch_within_a_second(
-    database_url: str, prefect_server, tmp_path: Path
+    database_url: str, run_cli, tmp_path: Path
 ) -> None:
-    env = prefect_server.env()
-    files = {NIGHTS[0]: run_night(tmp_path, database_url, NIGHTS[0], env)}
+    files = {NIGHTS[0]: run_night(run_cli, database_url, NIGHTS[0], tmp_path)}
     runs = create_engine(database_url)
     committed: dict[int, float] = {}  # runs in the table -> when the watcher first saw them
     reads: list[Read] = []
@@ -158,7 +135,7 @@ def test_readers_see_whole_nights_and_the_switch_within_a_second(
                 answer = client.get(url)
                 reads.append(Read(started, answer.status_code, answer.content))
 
-    with serving(database_url, 2, tmp_path / "serve.log") as server:
+    with serving_workers(database_url, 2, tmp_path / "serve.log") as server:
         threads = [threading.Thread(target=watch)] + [
             threading.Thread(target=hammer, args=(f"{server.base_url}/apps.json",))
             for _ in range(4)
@@ -167,7 +144,7 @@ def test_readers_see_whole_nights_and_the_switch_within_a_second(
             thread.start()
         try:
             for runs_before, night in enumerate(NIGHTS[1:], start=1):
-                files[night] = run_night(tmp_path, database_url, night, env)
+                files[night] = run_night(run_cli, database_url, night, tmp_path)
                 seen = wait_for(lambda n=runs_before + 1: committed.get(n), what="the commit")
                 time.sleep(max(0.0, seen + FRESH_WITHIN + 0.5 - time.monotonic()))
         finally:
@@ -197,16 +174,16 @@ def test_readers_see_whole_nights_and_the_switch_within_a_second(
     assert set(nights_read) == set(NIGHTS)  # each night was served while it was the newest
 
 
-def test_a_killed_worker_is_survived(sqlite_url: str, prefect_server, tmp_path: Path) -> None:
-    first = run_night(tmp_path, sqlite_url, NIGHTS[0], prefect_server.env())
-    with serving(sqlite_url, 2, tmp_path / "serve.log") as server:
-        victim, survivor = server.workers()
+def test_a_killed_worker_is_survived(sqlite_url: str, run_cli, tmp_path: Path) -> None:
+    first = run_night(run_cli, sqlite_url, NIGHTS[0], tmp_path)
+    with serving_workers(sqlite_url, 2, tmp_path / "serve.log") as server:
+        victim, survivor = workers(server)
         os.kill(victim, signal.SIGKILL)
         for _ in range(40):  # new connections each: the kernel hands them to a live worker
             answer = httpx.get(f"{server.base_url}/apps.json", timeout=10)
             assert answer.status_code == 200 and answer.json() == first
         replaced = wait_for(
-            lambda: len(w := server.workers()) == 2 and victim not in w and w,
+            lambda: len(w := workers(server)) == 2 and victim not in w and w,
             what="uvicorn to replace the killed worker",
         )
         assert survivor in replaced

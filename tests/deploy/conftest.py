@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +11,10 @@ import pytest
 from tests.deploy.production import (
     CREATE_POOL,
     DEPLOY,
-    ROOT,
     START_WORKER,
     Deployed,
     Shell,
-    not_code,
+    clone_repo,
     production_env,
 )
 
@@ -24,8 +22,7 @@ from tests.deploy.production import (
 @pytest.fixture(scope="session")
 def deployed(prefect_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     """The README's steps 2-3 (pool, deploy) from a clone whose path has a space in it."""
-    clone = tmp_path_factory.mktemp("elsewhere") / "appbuzz clone"
-    shutil.copytree(ROOT, clone, ignore=not_code)
+    clone = clone_repo(tmp_path_factory.mktemp("elsewhere") / "appbuzz clone")
     shell = Shell(clone, production_env(prefect_server.env()))
     shell.run(CREATE_POOL).ok()
     shell.run(DEPLOY, timeout=180).ok()

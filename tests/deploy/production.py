@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fake_x_api import FakeXApi
 from tests.support.environment import clean_env
 from tests.support.processes import stop_group
 
@@ -46,6 +48,12 @@ PRODUCTION_STEPS = (
 )  # fmt: skip
 
 _LOCAL_STATE = {".git", ".venv", ".pytest_cache", ".ruff_cache", ".env", "out", "data", "build"}
+
+
+def clone_repo(clone: Path) -> Path:
+    """A copy of the repository at `clone`, as a fresh clone holds it."""
+    shutil.copytree(ROOT, clone, ignore=not_code)
+    return clone
 
 
 def not_code(folder: str, names: list[str]) -> set[str]:
@@ -158,6 +166,19 @@ class Deployed:
         response = httpx.request(method, f"{self.api_url}{path}", timeout=10, **kwargs)
         response.raise_for_status()
         return response
+
+
+def worker_env(fake: FakeXApi, postgres_url: str, tmp_path: Path) -> dict[str, str]:
+    """What an operator sets on a worker, pointed at the fake; backoffs shortened for a test."""
+    return {
+        "APPBUZZ_DATABASE_URL": postgres_url,
+        "APPBUZZ_OUT_DIR": str(tmp_path / "out"),
+        "APPBUZZ_RESULTS_DIR": str(tmp_path / "results"),
+        "X_BEARER_TOKEN": fake.token,
+        "X_API_BASE_URL": fake.base_url,
+        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
+        "APPBUZZ_X_TIMEOUT_SECONDS": "10",
+    }
 
 
 def flow_run_id(output: str) -> str:

@@ -14,7 +14,6 @@ Needs a Docker engine and docker-compose: `.ci/run` sets them up with
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import subprocess
@@ -25,13 +24,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
 
 from bench.services import free_port
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.deploy.production import README, ROOT, Done, Shell, flow_run_id, not_code
 from tests.fake_x_api import FakeXApi
+from tests.support.browser import chromium
+from tests.support.catalogues import top_apps
+from tests.support.environment import clean_env
 from tests.support.polling import wait_for
+from tests.support.postgres import table_rows
 from transforms.queries import build_query
 
 pytestmark = pytest.mark.compose
@@ -55,10 +57,6 @@ PSQL = (
 )
 DOWN, RESTART, REMOVE = "docker-compose down", "docker-compose up -d", "docker-compose down -v"
 README_LINES = (COPY_ENV, UP, SCALE, RUN_NOW, PSQL, DOWN, RESTART, REMOVE)
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 def engine_missing() -> str | None:
@@ -80,23 +78,14 @@ def edit_env(path: Path, **values: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def top_apps(catalogue: Path, genres: set[str], n: int) -> list[tuple[int, str]]:
-    """The flow's choice recomputed with the csv module: most-rated apps of the genres."""
-    with catalogue.open(newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["prime_genre"] in genres]
-    rows.sort(key=lambda r: (-int(r["rating_count_tot"]), int(r["id"])))
-    return [(int(r["id"]), r["track_name"]) for r in rows[:n]]
-
-
 class Stack:
     """One compose project in a copy of the repo, driven through bash like the README."""
 
     def __init__(self, clone: Path, project: str) -> None:
         self.clone, self.project = clone, project
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-        env["COMPOSE_FILE"] = f"docker-compose.yml:{FAKE_X_OVERRIDE}"
-        env["COLUMNS"] = "200"
-        self.shell = Shell(clone, env)
+        # this shell's appbuzz/X settings would override the stack's .env: not passed on
+        env = {"COMPOSE_FILE": f"docker-compose.yml:{FAKE_X_OVERRIDE}", "COLUMNS": "200"}
+        self.shell = Shell(clone, clean_env(env, drop=("COMPOSE_", "DOCKER_")))
 
     def run(self, command: str, timeout: float = 300) -> Done:
         done = self.shell.run(command, timeout=timeout)
@@ -178,31 +167,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory, catalogue_csv: Path) -> Iter
 
 def screenshot_run(ui: str, run_id: str, run_name: str, path: Path) -> str:
     """The run's page in the Prefect UI, in headless Chromium; returns the page's text."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{ui}/runs/flow-run/{run_id}", wait_until="domcontentloaded")
-            page.get_by_text(run_name).first.wait_for(timeout=60_000)
-            page.get_by_text("Completed").first.wait_for(timeout=60_000)
-            page.wait_for_load_state("networkidle", timeout=30_000)
-            page.screenshot(path=str(path), full_page=True)
-            return page.inner_text("body")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{ui}/runs/flow-run/{run_id}", wait_until="domcontentloaded")
+        page.get_by_text(run_name).first.wait_for(timeout=60_000)
+        page.get_by_text("Completed").first.wait_for(timeout=60_000)
+        page.wait_for_load_state("networkidle", timeout=30_000)
+        page.screenshot(path=str(path), full_page=True)
+        return str(page.inner_text("body"))
 
 
 def read_rows(url: str) -> tuple[list[dict], list[dict]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(select(app_mentions).order_by(app_mentions.c.rank))
-            runs = connection.execute(select(appbuzz_runs))
-            return [dict(r) for r in rows.mappings()], [dict(r) for r in runs.mappings()]
-    finally:
-        engine.dispose()
+    return table_rows(url, app_mentions, app_mentions.c.rank), table_rows(url, appbuzz_runs)
 
 
 def test_readme_compose_lines_are_the_ones_this_test_runs() -> None:
@@ -251,7 +227,8 @@ def test_compose_stack_runs_the_night_end_to_end(stack: Stack, catalogue_csv: Pa
     lap("deployment run --watch")
 
     # exactly what the fake serves for exactly the apps the catalogue ranks first
-    expected = top_apps(catalogue_csv, {"Book", "Music"}, 10)
+    top = top_apps(catalogue_csv)  # the toolkit's oracle: Book and Music, most ratings, 10
+    expected = list(zip(top["id"].to_list(), top["track_name"].to_list(), strict=True))
     fake = FakeXApi()
     db_url = f"postgresql+psycopg://appbuzz:{password}@127.0.0.1:{pg_port}/appbuzz"
     rows, runs = read_rows(db_url)

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine
 
 from sinks.database import check_database
 from sinks.tables import app_mentions, appbuzz_runs
@@ -32,6 +32,7 @@ from tests.deploy.production import (
 )
 from tests.support.catalogues import top_apps
 from tests.support.polling import wait_for
+from tests.support.postgres import table_rows
 
 pytestmark = pytest.mark.postgres
 
@@ -102,17 +103,8 @@ def test_deployment_runs_on_a_process_worker_into_its_database(
     back = deployed.api("GET", f"/flow_runs/{flow_run_id(backfill.output)}").json()
     assert back["name"] == "2026-11-27 Book+Music/top3"
 
-    engine = create_engine(postgres_url)
-    try:
-        with engine.connect() as connection:
-            runs = connection.execute(
-                select(appbuzz_runs).order_by(appbuzz_runs.c.started_at)
-            ).mappings().all()  # fmt: skip
-            rows = connection.execute(
-                select(app_mentions).order_by(app_mentions.c.snapshot_date, app_mentions.c.rank)
-            ).mappings().all()  # fmt: skip
-    finally:
-        engine.dispose()
+    runs = table_rows(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
+    rows = table_rows(postgres_url, app_mentions, app_mentions.c.snapshot_date, app_mentions.c.rank)
     assert [(r["flow_run_id"], r["snapshot_date"], r["selection"]) for r in runs] == [
         (run["id"], night, "Book+Music/top10"),
         (back["id"], date(2026, 11, 27), "Book+Music/top3"),
@@ -192,10 +184,5 @@ def test_a_deployment_run_with_an_unwritable_output_folder_fails_before_anything
     assert fake_x_api.requests == []
     assert sorted(p.name for p in previous.iterdir()) == ["apps.csv"]
     assert (previous / "apps.csv").read_text() == "the previous night\n"
-    engine = create_engine(postgres_url)
-    try:
-        with engine.connect() as connection:
-            assert connection.execute(select(appbuzz_runs)).all() == []
-            assert connection.execute(select(app_mentions)).all() == []
-    finally:
-        engine.dispose()
+    assert table_rows(postgres_url, appbuzz_runs) == []
+    assert table_rows(postgres_url, app_mentions) == []

@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.deploy.production import (
@@ -25,33 +24,13 @@ from tests.deploy.production import (
     Deployed,
     Done,
     flow_run_id,
+    worker_env,
 )
 from tests.fake_x_api import FakeXApi
 from tests.support.polling import wait_for
+from tests.support.postgres import table_rows
 
 pytestmark = pytest.mark.postgres
-
-
-def read(url: str, table, order) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [dict(r) for r in connection.execute(select(table).order_by(order)).mappings()]
-    finally:
-        engine.dispose()
-
-
-def worker_env(fake: FakeXApi, postgres_url: str, tmp_path: Path) -> dict[str, str]:
-    """What an operator sets on a worker, pointed at the fake; backoffs shortened for a test."""
-    return {
-        "APPBUZZ_DATABASE_URL": postgres_url,
-        "APPBUZZ_OUT_DIR": str(tmp_path / "out"),
-        "APPBUZZ_RESULTS_DIR": str(tmp_path / "results"),
-        "X_BEARER_TOKEN": fake.token,
-        "X_API_BASE_URL": fake.base_url,
-        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
-        "APPBUZZ_X_TIMEOUT_SECONDS": "10",
-    }
 
 
 def watch_retried(shell, timeout: float = 180) -> Done:
@@ -100,7 +79,7 @@ def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
     run_id = flow_run_id(first.output)
     failed = deployed.api("GET", f"/flow_runs/{run_id}").json()
     assert "the X API refused X_BEARER_TOKEN" in failed["state"]["message"]
-    assert read(postgres_url, app_mentions, app_mentions.c.rank) == []  # nothing half-loaded
+    assert table_rows(postgres_url, app_mentions, app_mentions.c.rank) == []  # nothing half-loaded
     counted_first = {r.query for r in fake_x_api.requests if r.status == 200}
     asked_first = len(fake_x_api.requests)
     assert 0 < len(counted_first) < 10, "the refusal came halfway"
@@ -112,14 +91,14 @@ def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
     asked_again = [r.query for r in fake_x_api.requests[asked_first:]]
     assert not counted_first & set(asked_again), "an app counted before was asked again"
     answered = Counter(r.query for r in fake_x_api.requests if r.status == 200)
-    rows = read(postgres_url, app_mentions, app_mentions.c.rank)
+    rows = table_rows(postgres_url, app_mentions, app_mentions.c.rank)
     assert [r["rank"] for r in rows] == list(range(1, 11))
     assert len({r["app_id"] for r in rows}) == 10
     assert answered == Counter(r["mention_query"] for r in rows), "each app counted once"
     for row in rows:
         assert row["mention_status"] == "ok"
         assert row["n_citacoes"] == fake_x_api.total_for(row["mention_query"])
-    runs = read(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
+    runs = table_rows(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
     assert [(r["flow_run_id"], r["status"]) for r in runs] == [
         (run_id, "failed"),
         (run_id, "completed"),
@@ -183,7 +162,7 @@ def test_two_runs_on_two_workers_share_one_limit(
     for result in done:
         assert "finished successfully in 'Completed'" in result.ok().output
 
-    rows = read(postgres_url, app_mentions, app_mentions.c.rank)
+    rows = table_rows(postgres_url, app_mentions, app_mentions.c.rank)
     query_genre = {r["mention_query"]: r["prime_genre"] for r in rows}
     assert Counter(query_genre.values()) == {"Book": 20, "Music": 20}
     requests = fake_x_api.requests

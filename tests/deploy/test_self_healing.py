@@ -24,10 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.polling import wait_for
 
-from bench.services import PrefectServer
-from bench.services import prefect_server as start_prefect_server
 from flows.automations import CRASH_SILENT, NOTIFY_FAILED, NOTIFY_MISSED, RESTART_CRASHED
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.deploy.production import (
@@ -37,13 +34,18 @@ from tests.deploy.production import (
     SETUP,
     START_WORKER,
     Shell,
-    clean_env,
+    clone_repo,
     flow_run_id,
-    not_code,
-    stop_group,
+    production_env,
+    worker_env,
 )
-from tests.deploy.test_deployment_x_api import read, worker_env
 from tests.fake_x_api import FakeXApi
+from tests.support.browser import chromium
+from tests.support.polling import wait_for
+from tests.support.postgres import table_rows
+from tests.support.prefect import PrefectServer
+from tests.support.prefect import prefect_server as start_prefect_server
+from tests.support.processes import stop_group
 
 pytestmark = pytest.mark.postgres
 
@@ -120,11 +122,11 @@ class Ops:
 @pytest.fixture(scope="module")
 def ops(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
     """The README's production steps with `appbuzz setup`, from a clone, on a server with a UI."""
-    clone = tmp_path_factory.mktemp("healing") / "appbuzz clone"
-    shutil_copy(clone)
+    clone = clone_repo(tmp_path_factory.mktemp("healing") / "appbuzz clone")
+    # a server of its own: it needs its UI, and its automations must not reach other tests' runs
     with start_prefect_server(ui=True) as server:
         env = {
-            **clean_env(server.env()),
+            **production_env(server.env()),
             "APPBUZZ_ALERT_WEBHOOK_URL": hooks.url,
             "APPBUZZ_CRASH_AFTER_SECONDS": str(CRASH_AFTER),
             # a killed run keeps its X API slots until their lease ends (5 min): room for them
@@ -137,12 +139,6 @@ def ops(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]
             yield Ops(server, shell)
         finally:
             shell.stop_all()
-
-
-def shutil_copy(clone: Path) -> None:
-    import shutil
-
-    shutil.copytree(ROOT, clone, ignore=not_code)
 
 
 def descendants(pid: int) -> list[int]:
@@ -235,14 +231,14 @@ def test_setup_twice_leaves_one_of_each(ops: Ops) -> None:
 
 @pytest.mark.timeout(600)
 def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
-    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, real_csv, tmp_path
+    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
 ) -> None:
     hooks.received.clear()
     env = worker_env(fake_x_api, postgres_url, tmp_path)  # one results folder for both workers
     # three apps are counted, then the X API stops answering: the run waits on it
     hang = fake_x_api.script("slow", seconds=HANG, after=3, times=5)
     first = worker(**env)
-    run_id = new_run(ops, real_csv)
+    run_id = new_run(ops, catalogue_csv)
     results = Path(env["APPBUZZ_RESULTS_DIR"])
     wait_for(
         lambda: fake_x_api.in_flight >= 1 and len(list(results.glob("x-mentions-*"))) == 3,
@@ -281,13 +277,13 @@ def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
     # resumed: the counted apps came from their results; the others (the hung requests among
     # them) were asked for once more, and each was answered once
     answered = [r.query for r in fake_x_api.requests if r.status == 200]
-    rows = read(postgres_url, app_mentions, app_mentions.c.rank)
+    rows = table_rows(postgres_url, app_mentions, app_mentions.c.rank)
     assert len(rows) == 10 and all(r["mention_status"] == "ok" for r in rows)
     assert sorted(answered) == sorted(r["mention_query"] for r in rows)
     asked_after = [r.query for r in fake_x_api.requests if r.started > killed]
     assert not counted & set(asked_after)
     assert len(asked_after) == 10 - len(counted)
-    runs = read(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
+    runs = table_rows(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
     assert [(r["flow_run_id"], r["status"]) for r in runs] == [(run_id, "completed")]
     assert runs[0]["x_requests"] == len(asked_after)
 
@@ -303,11 +299,11 @@ def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
 
 
 def test_a_failed_run_notifies_once_and_is_not_restarted(
-    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, real_csv, tmp_path
+    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
 ) -> None:
     hooks.received.clear()
     worker(**{**worker_env(fake_x_api, postgres_url, tmp_path), "X_BEARER_TOKEN": "revoked"})
-    run_id = new_run(ops, real_csv)
+    run_id = new_run(ops, catalogue_csv)
     wait_for(lambda: state_type(ops, run_id) in TERMINAL, timeout=180, what="the run to end")
     run = ops.run(run_id)
     assert run["state"]["type"] == "FAILED"
@@ -324,12 +320,12 @@ def test_a_failed_run_notifies_once_and_is_not_restarted(
 
 @pytest.mark.timeout(600)
 def test_sigterm_to_a_worker_mid_run_ends_the_run(
-    ops: Ops, worker, fake_x_api: FakeXApi, postgres_url: str, real_csv, tmp_path
+    ops: Ops, worker, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
 ) -> None:
     """`docker compose stop`: SIGTERM to the worker, 10 s of grace, then SIGKILL to what is left."""
     fake_x_api.script("slow", seconds=HANG, after=3, times=5)
     first = worker(**worker_env(fake_x_api, postgres_url, tmp_path))
-    run_id = new_run(ops, real_csv)
+    run_id = new_run(ops, catalogue_csv)
     wait_for(lambda: fake_x_api.in_flight >= 1 and state_type(ops, run_id) == "RUNNING",
              timeout=180, what="the run waiting on the X API")  # fmt: skip
     stopped = time.time()
@@ -348,14 +344,14 @@ def test_sigterm_to_a_worker_mid_run_ends_the_run(
 
 @pytest.mark.timeout(600)
 def test_a_missed_night_is_alerted_and_a_completed_one_is_not(
-    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, real_csv, tmp_path
+    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
 ) -> None:
     deadline = 120  # production: 4 h; here longer than a loaded machine takes to start a run
     ops.shell.with_env(APPBUZZ_NIGHT_DEADLINE_SECONDS=str(deadline)).run(SETUP).ok()
     try:
         # no worker: nobody takes the night's run, it goes Late and nothing Completes
         hooks.received.clear()
-        missed = new_run(ops, real_csv)
+        missed = new_run(ops, catalogue_csv)
         alerts = wait_for(lambda: hooks.about("missed night"), timeout=deadline + 120,
                           what="the missed-night alert", interval=1)  # fmt: skip
         ops.api("DELETE", f"/flow_runs/{missed}")
@@ -366,7 +362,7 @@ def test_a_missed_night_is_alerted_and_a_completed_one_is_not(
         # a night that completes before its deadline: no alert once the deadline has passed
         hooks.received.clear()
         worker(**worker_env(fake_x_api, postgres_url, tmp_path))
-        done = new_run(ops, real_csv)
+        done = new_run(ops, catalogue_csv)
         wait_for(lambda: state_type(ops, done) in TERMINAL, timeout=180, what="the run to end")
         assert state_type(ops, done) == "COMPLETED"
         pending = first_state(ops, done, "PENDING").timestamp()
@@ -380,15 +376,14 @@ def test_a_missed_night_is_alerted_and_a_completed_one_is_not(
 def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
     """The README's UI section in headless Chromium, on the crash test's night (completed on its
     second attempt); screenshots in test-artifacts/self-healing/."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     run_id = NIGHTS.get("resumed")
     if run_id is None:
         pytest.fail("needs the night of the crash test: run the whole module")
     (deployment,) = ops.api("POST", "/deployments/filter", json={})
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         page.set_default_timeout(60_000)
         expect.set_options(timeout=60_000)  # a loaded machine renders slowly
@@ -423,10 +418,3 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
             page.screenshot(path=ARTIFACTS / "5-artifacts.png", full_page=True)
         finally:
             print(f"\nscreenshots: {ARTIFACTS}")
-            browser.close()
-
-
-CHROMIUM = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip

@@ -21,30 +21,16 @@ REFUSED_LINE = (
 )
 
 
-def x_env(fake: FakeXApi, tmp_path: Path, token: str, **extra: str) -> dict[str, str]:
-    return {
-        "X_BEARER_TOKEN": token,
-        "X_API_BASE_URL": fake.base_url,
-        "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
-        "APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS": "0.05",
-        **extra,
-    }
-
-
 @pytest.mark.postgres
 def test_a_canary_token_is_nowhere_but_on_the_wire(
-    run_cli, prefect_server, fake_x_api: FakeXApi, postgres_url: str, tmp_path: Path
+    run_cli, cli_x_env, prefect_server, fake_x_api: FakeXApi, postgres_url: str, tmp_path: Path
 ) -> None:
     canary = f"canary-{uuid.uuid4().hex}"
     fake_x_api.token = canary
     fake_x_api.set_rate_limit(4, window_seconds=1.0)
     fake_x_api.script("status", status=503)
     fake_x_api.script("status", status=400, after=3)
-    env = x_env(
-        fake_x_api, tmp_path, canary,
-        PREFECT_LOGGING_LEVEL="DEBUG", PREFECT_LOGGING_ROOT_LEVEL="DEBUG",
-    )  # fmt: skip
+    env = cli_x_env(canary, PREFECT_LOGGING_LEVEL="DEBUG", PREFECT_LOGGING_ROOT_LEVEL="DEBUG")
     result = run_cli(
         "run", "--database-url", postgres_url, "--out", "out", "--snapshot-date", "2026-01-15",
         "--verbose", env=env,
@@ -72,13 +58,11 @@ def test_a_canary_token_is_nowhere_but_on_the_wire(
 
 
 def test_a_refused_token_fails_in_one_line_and_loads_nothing(
-    run_cli, fake_x_api: FakeXApi, tmp_path: Path
+    run_cli, cli_x_env, fake_x_api: FakeXApi, tmp_path: Path
 ) -> None:
     canary = f"canary-{uuid.uuid4().hex}"
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    result = run_cli(
-        "run", "--database-url", db, "--out", "out", env=x_env(fake_x_api, tmp_path, canary)
-    )
+    result = run_cli("run", "--database-url", db, "--out", "out", env=cli_x_env(canary))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [REFUSED_LINE] and result.stdout == ""
     assert canary not in result.stderr
@@ -90,12 +74,12 @@ def test_a_refused_token_fails_in_one_line_and_loads_nothing(
 
 
 def test_search_with_two_pages_from_the_command_line(
-    run_cli, fake_x_api: FakeXApi, tmp_path: Path
+    run_cli, cli_x_env, fake_x_api: FakeXApi, tmp_path: Path
 ) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     result = run_cli(
         "run", "--database-url", db, "--out", "out", "--strategy", "search", "--max-pages", "2",
-        "--top-n", "15", "--max-spend-usd", "100", env=x_env(fake_x_api, tmp_path, fake_x_api.token),
+        "--top-n", "15", "--max-spend-usd", "100", env=cli_x_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     stored = table_rows(db, app_mentions)

@@ -8,48 +8,26 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import polars as pl
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
-from flows.app_mentions import app_mentions
 from sinks.tables import app_mentions as app_mentions_table
 from sinks.tables import appbuzz_runs
-from sources.catalogue import SAMPLE_CATALOGUE
 from tests.fake_x_api import SEARCH, FakeXApi
 from tests.support.postgres import table_rows
-from transforms.queries import build_query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-DAY = date(2026, 1, 15)
 
 
 ROOMY = Decimal(100)  # a spend cap these tests never reach (the cap has tests of its own)
 
 
-def run_flow(tmp_path: Path, **params):
-    params.setdefault("snapshot_date", DAY)
-    return app_mentions(out_dir=tmp_path / "out", return_state=True, **params)
-
-
-def sample_top_queries() -> list[str]:
-    """The queries of the shipped sample's default top 10, in rank order (an oracle, not the flow)."""
-    top = (
-        pl.read_csv(SAMPLE_CATALOGUE, infer_schema=False)
-        .filter(pl.col("prime_genre").is_in(["Book", "Music"]))
-        .with_columns(pl.col("rating_count_tot", "id").cast(pl.Int64))
-        .sort(["rating_count_tot", "id"], descending=[True, False])
-        .head(10)
-    )
-    return [build_query(name) for name in top["track_name"]]
-
-
 def test_every_app_gets_the_services_exact_count_through_a_small_window(
-    x_env: FakeXApi, tmp_path: Path, sqlite_url: str
+    x_env: FakeXApi, run_flow, sqlite_url: str
 ) -> None:
     x_env.set_rate_limit(4, window_seconds=1.0)
-    state = run_flow(tmp_path)
+    state = run_flow()
     assert state.is_completed(), state.message
     rows = table_rows(sqlite_url, app_mentions_table)
     assert len(rows) == 10
@@ -66,26 +44,26 @@ def test_every_app_gets_the_services_exact_count_through_a_small_window(
 
 @pytest.mark.parametrize("limit", [None, 3])
 def test_requests_in_flight_stay_within_the_setting(
-    x_env: FakeXApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+    x_env: FakeXApi, run_flow, monkeypatch: pytest.MonkeyPatch, limit: int | None
 ) -> None:
     if limit:
         monkeypatch.setenv("APPBUZZ_X_MAX_CONCURRENCY", str(limit))
     x_env.latency = 0.15
-    state = run_flow(tmp_path, top_n=25)
+    state = run_flow(top_n=25)
     assert state.is_completed(), state.message
     assert len(x_env.requests) == 25
     assert 2 <= x_env.max_in_flight <= (limit or 5)
 
 
 def test_a_prefect_concurrency_limit_when_the_server_has_one(
-    x_env: FakeXApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    x_env: FakeXApi, run_flow, caplog: pytest.LogCaptureFixture
 ) -> None:
     x_env.latency = 0.15
     with get_client(sync_client=True) as client:
         client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name="x-api", limit=2))
     try:
         with caplog.at_level(logging.INFO):
-            state = run_flow(tmp_path, top_n=6)
+            state = run_flow(top_n=6)
     finally:
         with get_client(sync_client=True) as client:
             client.delete_global_concurrency_limit_by_name("x-api")
@@ -95,12 +73,12 @@ def test_a_prefect_concurrency_limit_when_the_server_has_one(
 
 
 def test_a_503_is_retried_and_a_400_fails_only_its_app(
-    x_env: FakeXApi, tmp_path: Path, sqlite_url: str
+    x_env: FakeXApi, run_flow, sample_top_queries: list[str], sqlite_url: str
 ) -> None:
-    unavailable, invalid = sample_top_queries()[2:4]  # by query: request order is a race
+    unavailable, invalid = sample_top_queries[2:4]  # by query: request order is a race
     x_env.script("status", status=503, query=unavailable)
     x_env.script("status", status=400, query=invalid)
-    state = run_flow(tmp_path)
+    state = run_flow()
     assert state.is_completed(), state.message
     rows = {r["mention_query"]: r for r in table_rows(sqlite_url, app_mentions_table)}
     assert len(rows) == 10
@@ -116,40 +94,40 @@ def test_a_503_is_retried_and_a_400_fails_only_its_app(
 
 
 def test_a_retried_flow_run_asks_only_for_apps_not_yet_counted(
-    x_env: FakeXApi, tmp_path: Path, sqlite_url: str
+    x_env: FakeXApi, run_flow, sqlite_url: str
 ) -> None:
     x_env.script("status", status=400, after=6)
-    assert run_flow(tmp_path).is_completed()
+    assert run_flow().is_completed()
     failed = next(r.query for r in x_env.requests if r.status == 400)
     x_env.reset_records()
-    assert run_flow(tmp_path).is_completed()
+    assert run_flow().is_completed()
     assert [r.query for r in x_env.requests] == [failed]  # the other nine came from the cache
     rows = table_rows(sqlite_url, app_mentions_table)
     assert all(r["mention_status"] == "ok" for r in rows)
     runs = sorted(table_rows(sqlite_url, appbuzz_runs), key=lambda r: r["started_at"])
     assert [r["x_requests"] for r in runs] == [10, 1]
     x_env.reset_records()
-    assert run_flow(tmp_path, snapshot_date=date(2026, 1, 16)).is_completed()
+    assert run_flow(snapshot_date=date(2026, 1, 16)).is_completed()
     assert len(x_env.requests) == 10  # another night is another count
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     x_env: FakeXApi,
-    tmp_path: Path,
+    run_flow,
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
     database: str,
 ) -> None:
     url = request.getfixturevalue("sqlite_url" if database == "sqlite" else "postgres_url")
     monkeypatch.setenv("APPBUZZ_DATABASE_URL", url)
-    assert run_flow(tmp_path, top_n=20).is_completed()
+    assert run_flow(top_n=20).is_completed()
     before = table_rows(url, app_mentions_table)
     x_env.reset_records()
     x_env.latency = 0.1
     x_env.script("status", status=401, after=2)
     state = run_flow(
-        tmp_path, top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY
+        top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY
     )  # not cached: asks
     assert state.is_failed()
     assert state.message == (
@@ -168,18 +146,16 @@ def test_a_refused_token_fails_the_run_and_leaves_the_snapshot_alone(
     counted = {r.query for r in x_env.requests if r.status == 200}
     x_env.reset_records()
     x_env.latency = 0.0
-    assert run_flow(
-        tmp_path, top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY
-    ).is_completed()
+    assert run_flow(top_n=20, strategy="search", max_pages=1, max_spend_usd=ROOMY).is_completed()
     asked = [r.query for r in x_env.requests]
     assert len(asked) == 20 - len(counted) and not counted & set(asked)
     assert {r["mention_status"] for r in table_rows(url, app_mentions_table)} <= {"ok", "capped"}
 
 
 def test_search_with_two_pages_counts_at_most_two_hundred(
-    x_env: FakeXApi, tmp_path: Path, sqlite_url: str
+    x_env: FakeXApi, run_flow, sqlite_url: str
 ) -> None:
-    state = run_flow(tmp_path, strategy="search", max_pages=2, top_n=15, max_spend_usd=ROOMY)
+    state = run_flow(strategy="search", max_pages=2, top_n=15, max_spend_usd=ROOMY)
     assert state.is_completed(), state.message
     rows = table_rows(sqlite_url, app_mentions_table)
     for row in rows:
@@ -198,13 +174,13 @@ def test_search_with_two_pages_counts_at_most_two_hundred(
 
 def test_without_a_token_every_app_is_skipped_loudly(
     x_env: FakeXApi,
-    tmp_path: Path,
+    run_flow,
     sqlite_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("X_BEARER_TOKEN")
-    state = run_flow(tmp_path)
+    state = run_flow()
     assert state.is_completed(), state.message
     rows = table_rows(sqlite_url, app_mentions_table)
     assert len(rows) == 10 and x_env.requests == []
@@ -215,9 +191,9 @@ def test_without_a_token_every_app_is_skipped_loudly(
 
 
 def test_bad_strategy_is_rejected_before_anything_is_written(
-    x_env: FakeXApi, tmp_path: Path
+    x_env: FakeXApi, run_flow, tmp_path: Path
 ) -> None:
-    state = run_flow(tmp_path, strategy="scrape")
+    state = run_flow(strategy="scrape")
     assert state.is_failed() and state.name == "Rejected"
     assert "strategy" in state.message and x_env.requests == []
     assert not (tmp_path / "out").exists()

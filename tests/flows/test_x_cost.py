@@ -4,7 +4,6 @@ cap, and a database made by the previous appbuzz gaining the new columns in plac
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +14,7 @@ from sinks.database import check_database, make_engine
 from sinks.tables import app_mentions as app_mentions_table
 from sinks.tables import appbuzz_runs, metadata
 from tests.fake_x_api import SEARCH, FakeXApi
-from tests.flows.test_enrich_flow import run_flow, sample_top_queries, table
+from tests.support.postgres import table_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 PRICE = Decimal("0.005")
@@ -24,15 +23,15 @@ ADDED = {"app_mentions": {"posts_consumed", "x_cost_usd"}, "appbuzz_runs": {"x_c
 
 
 def test_counts_of_ten_apps_cost_ten_requests_times_the_price(
-    x_env: FakeXApi, tmp_path: Path, sqlite_url: str
+    x_env: FakeXApi, run_flow, sqlite_url: str
 ) -> None:
-    state = run_flow(tmp_path)
+    state = run_flow()
     assert state.is_completed(), state.message
-    rows = table(sqlite_url, app_mentions_table)
+    rows = table_rows(sqlite_url, app_mentions_table)
     assert len(rows) == 10
     assert all(r["x_requests"] == 1 and r["x_cost_usd"] == PRICE for r in rows)
     assert all(r["posts_consumed"] == 0 for r in rows)
-    (run,) = table(sqlite_url, appbuzz_runs)
+    (run,) = table_rows(sqlite_url, appbuzz_runs)
     assert run["x_requests"] == 10 and run["x_cost_usd"] == 10 * PRICE == Decimal("0.05")
     assert x_env.cost(PRICE, PRICE) == run["x_cost_usd"]  # what the fake billed
     with TestClient(prepare(sqlite_url)) as client:
@@ -42,14 +41,14 @@ def test_counts_of_ten_apps_cost_ten_requests_times_the_price(
 
 
 def test_search_under_a_cap_of_2_50_reads_at_most_500_posts(
-    x_env: FakeXApi, tmp_path: Path, sqlite_url: str
+    x_env: FakeXApi, run_flow, sample_top_queries: list[str], sqlite_url: str
 ) -> None:
-    for i, query in enumerate(sample_top_queries()):
+    for i, query in enumerate(sample_top_queries):
         x_env.totals[query] = 2_000 + 137 * i  # thousands of posts each
-    state = run_flow(tmp_path, strategy="search", max_pages=10, max_spend_usd=Decimal("2.50"))
+    state = run_flow(strategy="search", max_pages=10, max_spend_usd=Decimal("2.50"))
     assert state.is_completed(), state.message
     assert x_env.billed_posts <= 500  # what 2.50 USD buys at 0.005 a post
-    rows = {r["mention_query"]: r for r in table(sqlite_url, app_mentions_table)}
+    rows = {r["mention_query"]: r for r in table_rows(sqlite_url, app_mentions_table)}
     assert len(rows) == 10
     for query, row in rows.items():
         served = [r for r in x_env.requests_for(query) if r.status == 200]
@@ -63,7 +62,7 @@ def test_search_under_a_cap_of_2_50_reads_at_most_500_posts(
             assert row["mention_status"] == "skipped" and row["n_citacoes"] is None
             assert "not counted: the run's spend cap of 2.50 USD is reached" in row["mention_error"]
     assert all(r.path == SEARCH for r in x_env.requests)
-    (run,) = table(sqlite_url, appbuzz_runs)
+    (run,) = table_rows(sqlite_url, appbuzz_runs)
     assert (
         run["posts_consumed"]
         == x_env.billed_posts
@@ -74,9 +73,7 @@ def test_search_under_a_cap_of_2_50_reads_at_most_500_posts(
     assert run["mentions_capped"] + run["mentions_skipped"] == 10
 
 
-def test_a_database_made_by_the_previous_version_gains_the_spend_columns(
-    tmp_path: Path, database_url: str
-) -> None:
+def test_a_database_made_by_the_previous_version_gains_the_spend_columns(database_url: str) -> None:
     old = MetaData()
     for name in ("app_mentions", "appbuzz_runs"):
         current = metadata.tables[name]

@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.polling import wait_for
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi
-from tests.flows.test_cli_x_api import rows
-from tests.flows.test_cli_x_api import x_env as cli_env
-from tests.secret_scan import prefect_records
+from tests.support.catalogues import top_apps
+from tests.support.polling import wait_for
+from tests.support.postgres import table_rows
+from tests.support.prefect import prefect_records
 
 MONTHLY = (
     "appbuzz: the X API account's Monthly usage cap is spent (429 Usage cap exceeded: Monthly "
@@ -29,26 +29,22 @@ CREDITS = (
 )
 
 
-def x_env(fake: FakeXApi, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return cli_env(fake, tmp_path, fake.token, **extra)
-
-
 @pytest.mark.parametrize(("status", "line"), [(429, MONTHLY), (402, CREDITS)])
 def test_a_spent_account_stops_the_run_at_once_and_the_retry_asks_for_the_rest(
-    run_cli, fake_x_api: FakeXApi, tmp_path: Path, status: int, line: str
+    run_cli, cli_x_env, fake_x_api: FakeXApi, tmp_path: Path, status: int, line: str
 ) -> None:
     # a rate limit would be waited for (10 minutes): a spent account must not be
     fake_x_api.set_rate_limit(300, window_seconds=600)
     fake_x_api.cap_after, fake_x_api.cap_status = 4, status
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     # one request at a time, so "nothing after the refusal" is exact, not a race
-    env = x_env(fake_x_api, tmp_path, APPBUZZ_X_MAX_CONCURRENCY="1")
+    env = cli_x_env(APPBUZZ_X_MAX_CONCURRENCY="1")
     result = run_cli("run", "--database-url", db, "--out", "out", env=env)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [line]
     assert "appbuzz: 4/10 apps done, 4 requests, 0.02 USD" in result.stdout.splitlines()
     assert fake_x_api.statuses() == [200, 200, 200, 200, status]  # nothing after the refusal
-    stored = {r["mention_query"]: r for r in rows(db, app_mentions)}
+    stored = {r["mention_query"]: r for r in table_rows(db, app_mentions)}
     counted = [r for r in stored.values() if r["mention_status"] == "ok"]
     assert len(stored) == 10 and len(counted) == 4
     answered = [r.query for r in fake_x_api.requests if r.status == 200]
@@ -57,7 +53,7 @@ def test_a_spent_account_stops_the_run_at_once_and_the_retry_asks_for_the_rest(
     others = [r for r in stored.values() if r["mention_status"] != "ok"]
     assert all(r["mention_status"] == "failed" and r["n_citacoes"] is None for r in others)
     assert {r["mention_error"] for r in others} == {line.removeprefix("appbuzz: ")}
-    (run,) = rows(db, appbuzz_runs)
+    (run,) = table_rows(db, appbuzz_runs)
     assert run["status"] == "failed" and run["message"] == line.removeprefix("appbuzz: ")
     assert run["x_requests"] == 4 and (tmp_path / "out" / "apps.csv").exists()
 
@@ -67,7 +63,7 @@ def test_a_spent_account_stops_the_run_at_once_and_the_retry_asks_for_the_rest(
     assert retry.returncode == 0, retry.stderr[-3000:]
     asked = sorted(r.query for r in fake_x_api.requests)
     assert asked == sorted(r["mention_query"] for r in others)  # only the apps left
-    after = rows(db, app_mentions)
+    after = table_rows(db, app_mentions)
     assert len(after) == 10 and all(r["mention_status"] == "ok" for r in after)
 
 
@@ -80,13 +76,12 @@ def _bytes_of(*folders: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.real_data
 def test_a_dry_run_prints_the_plan_and_sends_and_writes_nothing(
-    run_cli, fake_x_api: FakeXApi, tmp_path: Path, real_csv: Path
+    run_cli, cli_x_env, fake_x_api: FakeXApi, tmp_path: Path, catalogue_csv: Path
 ) -> None:
     db_dir = tmp_path / "db"
     db = f"sqlite:///{db_dir / 'appbuzz.db'}"
-    env = x_env(fake_x_api, tmp_path)
+    env = cli_x_env()
     first = run_cli("run", "--database-url", db, "--out", "out", env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     before = _bytes_of(db_dir, tmp_path / "out")
@@ -94,7 +89,7 @@ def test_a_dry_run_prints_the_plan_and_sends_and_writes_nothing(
     plans = {}
     for strategy in ("counts", "search"):
         done = run_cli(
-            "run", "--csv", str(real_csv), "--database-url", db, "--out", "out",
+            "run", "--csv", str(catalogue_csv), "--database-url", db, "--out", "out",
             "--strategy", strategy, "--max-pages", "10", "--dry-run", env=env,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
@@ -102,9 +97,10 @@ def test_a_dry_run_prints_the_plan_and_sends_and_writes_nothing(
     assert fake_x_api.requests == []  # nothing sent to X
     assert _bytes_of(db_dir, tmp_path / "out") == before  # nothing written
     counts, search = plans["counts"], plans["search"]
-    # the real catalogue's Book+Music top 10, one query line each, then the run's totals
+    # the catalogue's Book+Music top 10, one query line each, then the run's totals
     assert len(counts) == 1 + 10 + 2 and len(search) == 1 + 10 + 2
-    assert "Pandora - Music & Radio (id 284035177)" in counts[1]
+    for line, app in zip(counts[1:11], top_apps(catalogue_csv).iter_rows(named=True), strict=True):
+        assert f"{app['track_name']} (id {app['id']})" in line
     assert counts[11] == (
         "appbuzz:   requests: 10; worst-case posts: 0; worst-case cost: 0.05 USD "
         "(within the 1.00 USD cap)"
@@ -130,11 +126,11 @@ WAIT_LINE = re.compile(
 
 
 def test_a_run_held_by_a_small_window_says_what_it_waits_for(
-    run_cli, prefect_server, fake_x_api: FakeXApi, tmp_path: Path
+    run_cli, cli_x_env, prefect_server, fake_x_api: FakeXApi, tmp_path: Path
 ) -> None:
     fake_x_api.set_rate_limit(3, window_seconds=20)  # ten apps: four windows, three waits
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    result = run_cli("run", "--database-url", db, "--out", "out", env=x_env(fake_x_api, tmp_path))
+    result = run_cli("run", "--database-url", db, "--out", "out", env=cli_x_env())
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     waits = [m.group(1) for m in map(WAIT_LINE.match, lines) if m]
@@ -142,7 +138,7 @@ def test_a_run_held_by_a_small_window_says_what_it_waits_for(
     assert "appbuzz: 10/10 apps done, 10 requests, 0.05 USD" in lines
     assert lines[-1].startswith("appbuzz: Book+Music/top10 on ") and "X: 10 requests" in lines[-1]
     assert fake_x_api.statuses() == [200] * 10
-    (run,) = rows(db, appbuzz_runs)
+    (run,) = table_rows(db, appbuzz_runs)
 
     def recorded() -> dict | None:
         records = prefect_records(prefect_server.api_url, run["flow_run_id"])

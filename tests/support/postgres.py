@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, create_engine, select, text
+from sqlalchemy import Executable, Table, create_engine, select, text
+from sqlalchemy.sql.elements import ColumnElement
 
 from bench.services import ScratchDatabases
 
@@ -54,11 +55,16 @@ def scratch_database(server_url: str, prefix: str = "appbuzz_test") -> Iterator[
         databases.drop_all()
 
 
-def table_rows(url: str, table: Table) -> list[dict[str, Any]]:
-    """Every row of `table` in the database at `url` (either backend), as dicts."""
+def query_rows(url: str, statement: Executable) -> list[dict[str, Any]]:
+    """The rows `statement` reads from the database at `url` (either backend), as dicts."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(select(table))]
+            return [dict(r) for r in connection.execute(statement).mappings()]
     finally:
         engine.dispose()
+
+
+def table_rows(url: str, table: Table, *order_by: ColumnElement[Any]) -> list[dict[str, Any]]:
+    """Every row of `table` in the database at `url`, as dicts (in `order_by`'s order if given)."""
+    return query_rows(url, select(table).order_by(*order_by))

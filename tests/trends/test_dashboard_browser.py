@@ -14,30 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from sinks.tables import app_mentions, appbuzz_runs
-from sinks.trends import SpikeRule, Trend, trends
-from tests.trends.conftest import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
+from sinks.trends import Trend
+from tests.support.browser import chromium
+from tests.trends.nights import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "trends"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Watched:
@@ -68,24 +59,6 @@ def page(browser: Any) -> Iterator[Watched]:
     context.close()
 
 
-def _db(nights: Nights, query: Any) -> list[dict[str, Any]]:
-    engine = create_engine(nights.database_url)
-    try:
-        with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(query)]
-    finally:
-        engine.dispose()
-
-
-def _trends(nights: Nights, **where: Any) -> list[Trend]:
-    engine = create_engine(nights.database_url)
-    try:
-        with engine.connect() as connection:
-            return trends(connection, SELECTION, SpikeRule(), **where)
-    finally:
-        engine.dispose()
-
-
 def _change_text(trend: Trend) -> str:
     assert trend.change is not None and trend.change_pct is not None
     sign = "+" if trend.change > 0 else "-"
@@ -98,14 +71,13 @@ def test_dashboard_shows_the_latest_night_as_stored(
     last = fifteen_nights.last
     stored = {
         r["app_id"]: r
-        for r in _db(
-            fifteen_nights,
+        for r in fifteen_nights.rows(
             select(app_mentions).where(
                 (app_mentions.c.selection == SELECTION) & (app_mentions.c.snapshot_date == last)
             ),
         )
     }
-    found = {t.app_id: t for t in _trends(fifteen_nights, snapshot_date=last)}
+    found = {t.app_id: t for t in fifteen_nights.trends(snapshot_date=last)}
     page.page.goto(f"{nights_served}/")
     assert page.page.locator("h1").inner_text() == f"{SELECTION} on {last.day} Nov 2026"
     rows = page.page.locator("#apps tbody tr")
@@ -145,8 +117,7 @@ def test_dashboard_shows_the_latest_night_as_stored(
     assert f"night={FAILED_NIGHT.isoformat()}" in page.page.url
     (error,) = [
         r["mention_error"]
-        for r in _db(
-            fifteen_nights,
+        for r in fifteen_nights.rows(
             select(app_mentions).where(
                 (app_mentions.c.snapshot_date == FAILED_NIGHT)
                 & (app_mentions.c.mention_status == "failed")
@@ -168,11 +139,11 @@ def test_app_page_charts_and_tables_every_night(
     tripled = fifteen_nights.app_at(TRIPLED_RANK)
     stored = {
         r["snapshot_date"]: r
-        for r in _db(
-            fifteen_nights, select(app_mentions).where(app_mentions.c.app_id == tripled["id"])
+        for r in fifteen_nights.rows(
+            select(app_mentions).where(app_mentions.c.app_id == tripled["id"])
         )
     }
-    found = {t.snapshot_date: t for t in _trends(fifteen_nights, app_id=tripled["id"])}
+    found = {t.snapshot_date: t for t in fifteen_nights.trends(app_id=tripled["id"])}
     page.page.goto(f"{nights_served}/")
     page.page.click(f'tr[data-app-id="{tripled["id"]}"] th.name a')  # from the dashboard
     assert page.page.url.startswith(f"{nights_served}/apps/{tripled['id']}")
@@ -206,7 +177,7 @@ def test_app_page_charts_and_tables_every_night(
 def test_run_history_lists_every_run(
     page: Watched, fifteen_nights: Nights, nights_served: str
 ) -> None:
-    runs = {r["run_id"]: r for r in _db(fifteen_nights, select(appbuzz_runs))}
+    runs = {r["run_id"]: r for r in fifteen_nights.rows(select(appbuzz_runs))}
     page.page.goto(f"{nights_served}/")
     page.page.click("header nav >> text=Run history")
     rows = page.page.locator("#runs tbody tr")

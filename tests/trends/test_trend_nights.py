@@ -16,25 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, insert
 
 from sinks.events import SPIKE_EVENT
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, metadata
 from sinks.trends import TREND_COLUMNS, SpikeRule, trends
 from tests.support.polling import wait_for
-from tests.trends.conftest import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
+from tests.support.postgres import table_rows
+from tests.trends.nights import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
 
 ORIGINAL = ("id", "track_name", "n_citacoes", "size_bytes", "price", "prime_genre")
-
-
-def stored_rows(database_url: str) -> list[dict[str, Any]]:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return [dict(r._mapping) for r in connection.execute(select(app_mentions))]
-    finally:
-        engine.dispose()
 
 
 def expected_trends(rows: list[dict[str, Any]], rule: SpikeRule) -> dict[tuple[date, int], dict]:
@@ -70,7 +62,7 @@ def expected_trends(rows: list[dict[str, Any]], rule: SpikeRule) -> dict[tuple[d
 def test_view_and_api_equal_a_plain_python_computation(
     fifteen_nights: Nights, nights_served: str, tmp_path
 ) -> None:
-    rows = stored_rows(fifteen_nights.database_url)
+    rows = table_rows(fifteen_nights.database_url, app_mentions)
     assert {r["snapshot_date"] for r in rows} == set(fifteen_nights.nights)
     assert len(rows) == 15 * 10
     expected = expected_trends(rows, SpikeRule())
@@ -120,10 +112,7 @@ def test_a_failed_count_is_a_gap_not_a_zero(fifteen_nights: Nights, nights_serve
     # the night after the gap compares with the night before it, not with a zero
     assert next_night["prev_n_citacoes"] == by_night[before]["n_citacoes"]
     assert next_night["change"] == by_night[after]["n_citacoes"] - by_night[before]["n_citacoes"]
-    engine = create_engine(fifteen_nights.database_url)
-    with engine.connect() as connection:
-        found = trends(connection, SELECTION, SpikeRule(), after, failed["id"])
-    engine.dispose()
+    found = fifteen_nights.trends(after, failed["id"])
     counted_before = sum(
         1 for night, p in by_night.items() if night < after and p["n_citacoes"] is not None
     )
@@ -161,10 +150,7 @@ def test_spike_reaches_prefect_as_one_event(fifteen_nights: Nights) -> None:
         for r in event["related"]
     )
     assert any(r["prefect.resource.role"] == "flow-run" for r in event["related"])
-    engine = create_engine(fifteen_nights.database_url)
-    with engine.connect() as connection:
-        (trend,) = trends(connection, SELECTION, SpikeRule(), fifteen_nights.last, tripled["id"])
-    engine.dispose()
+    (trend,) = fifteen_nights.trends(fifteen_nights.last, tripled["id"])
     payload = event["payload"]
     assert payload["snapshot_date"] == str(fifteen_nights.last)
     assert payload["count"] == trend.n_citacoes
