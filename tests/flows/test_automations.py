@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from uuid import uuid4
 
@@ -18,6 +15,7 @@ from flows.automations import (
     OpsSettings,
     automations,
 )
+from tests.support.cli import Cli, Job
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,11 +50,7 @@ def test_alerts_only_with_a_notification_block() -> None:
     assert with_block == [CRASH_SILENT, RESTART_CRASHED, NOTIFY_FAILED, NOTIFY_MISSED]
 
 
-def test_setup_without_a_server_is_one_line() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "APPBUZZ_"))}
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "setup"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+def test_setup_without_a_server_is_one_line(tmp_path: Path) -> None:
+    done = Cli(drop=("PREFECT_",)).run(Job(tmp_path, ["setup"]))
     assert done.returncode == 2
     assert done.stderr == "appbuzz: setup needs a Prefect server: set PREFECT_API_URL\n"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from sinks.database import check_database, make_engine, replace_snapshot
+from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
 from transforms.run_record import RunRecord, RunStatus
 
@@ -47,11 +49,18 @@ def mention(app_id: int, rank: int, run: RunRecord, n: int | None = 5) -> dict:
     }
 
 
-def test_rerun_replaces_the_snapshot_and_view_shows_newest(database_url: str) -> None:
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The tables, and run r1's snapshot of 2026-11-01 (apps 1 and 2) loaded."""
     engine = make_engine(database_url)
     check_database(engine)
     first = run_record("r1", date(2026, 11, 1))
     replace_snapshot(engine, first, [mention(1, 1, first), mention(2, 2, first)])
+    yield engine
+    engine.dispose()
+
+
+def test_rerun_replaces_the_snapshot_and_view_shows_newest(engine: Engine) -> None:
     again = run_record("r2", date(2026, 11, 1))
     replace_snapshot(engine, again, [mention(1, 1, again, 7), mention(3, 2, again, None)])
     later = run_record("r3", date(2026, 11, 2))
@@ -66,22 +75,11 @@ def test_rerun_replaces_the_snapshot_and_view_shows_newest(database_url: str) ->
         assert connection.scalar(select(func.count()).select_from(appbuzz_runs)) == 3
         latest = connection.execute(select(app_mentions_latest)).mappings().all()
     assert [(r["id"], r["snapshot_date"]) for r in latest] == [(4, date(2026, 11, 2))]
-    assert list(latest[0])[:6] == [
-        "id",
-        "track_name",
-        "n_citacoes",
-        "size_bytes",
-        "price",
-        "prime_genre",
-    ]
-    engine.dispose()
+    # the files' contract: the original system's six columns first (named in tests/trends)
+    assert tuple(latest[0])[:6] == OUTPUT_COLUMNS[:6]
 
 
-def test_failed_load_leaves_the_previous_snapshot(database_url: str) -> None:
-    engine = make_engine(database_url)
-    check_database(engine)
-    first = run_record("r1", date(2026, 11, 1))
-    replace_snapshot(engine, first, [mention(1, 1, first), mention(2, 2, first)])
+def test_failed_load_leaves_the_previous_snapshot(engine: Engine) -> None:
     broken = run_record("r2", date(2026, 11, 1))
     bad_row = {**mention(9, 2, broken), "track_name": None}  # NOT NULL: fails mid-load
     with pytest.raises(IntegrityError):
@@ -94,4 +92,3 @@ def test_failed_load_leaves_the_previous_snapshot(database_url: str) -> None:
             (2, "r1"),
         ]
         assert connection.scalars(select(appbuzz_runs.c.run_id)).all() == ["r1"]
-    engine.dispose()

@@ -31,11 +31,14 @@ class Cli:
     """Runs `appbuzz` with `base_env` (e.g. the session's Prefect server) added to a clean
     environment: one run, many at once, or one started to be stopped mid-way."""
 
-    def __init__(self, base_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, base_env: Mapping[str, str] | None = None, drop: tuple[str, ...] = ()
+    ) -> None:
         self._base_env = dict(base_env or {})
+        self._drop = drop  # more prefixes to leave out of this process's environment
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return clean_env({**self._base_env, **(extra or {})})
+        return clean_env({**self._base_env, **(extra or {})}, drop=self._drop)
 
     def start(self, job: Job, log: IO[Any] | None = None) -> subprocess.Popen[str]:
         """Start a run in its own process group, so a stop reaches everything it started;
