@@ -55,13 +55,32 @@ from transforms.trends import trend_note
 
 
 class _OneLineTaskFailures(logging.Filter):
-    """Prefect logs a task's exception with its traceback; for an `AppbuzzError` the message
-    is the whole story (the flow's state carries it), so the line stays and the traceback goes."""
+    """Prefect logs a task's exception as an error with its traceback; for an `AppbuzzError`
+    the flow's `Failed` state carries the one line that matters (the CLI prints it, the UI shows
+    it), so the task's line stays in the run's log as INFO, without the traceback, and a
+    terminal showing warnings sees only that one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], AppbuzzError):
             record.exc_info, record.exc_text = None, None
+            self._as_info(record)
+        elif record.levelno >= logging.ERROR and _names_an_appbuzz_error(record.getMessage()):
+            self._as_info(record)  # the task's "Finished in state Failed(...)" line
         return True
+
+    @staticmethod
+    def _as_info(record: logging.LogRecord) -> None:
+        record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+
+
+def _names_an_appbuzz_error(message: str) -> bool:
+    """Prefect's state message for a task that raised: "... encountered an exception NAME: ..."."""
+    kinds, names = [AppbuzzError], set()
+    while kinds:
+        kind = kinds.pop()
+        names.add(kind.__name__)
+        kinds.extend(kind.__subclasses__())
+    return any(f"exception {name}:" in message for name in names)
 
 
 _one_line_task_failures = _OneLineTaskFailures()

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection, inspect, text
 
 from sinks.database import DatabaseUnavailable, check_database, make_engine, snapshot_lock_key
-from tests.hostile.tools import backends_waiting, table_state
+from tests.hostile.tools import RUN_ID, backends_waiting, table_state
 from tests.support.cli import Cli, Job
 from tests.support.polling import wait_for
 from tests.support.processes import stop_group
@@ -52,7 +52,7 @@ def test_two_runs_of_one_snapshot_end_with_exactly_one_complete_snapshot(
     assert len(records) == 2 and {r[6] for r in records} == {"completed"}
     assert len(rows) == 10 and len({r[2] for r in rows}) == 10  # one snapshot, no duplicates
     assert [r[3] for r in rows] == list(range(1, 11))
-    winner = {r[-2] for r in rows}
+    winner = {r[RUN_ID] for r in rows}
     assert len(winner) == 1 and winner <= {r[0] for r in records}  # one run's rows, unmixed
     files = json.loads((tmp_path / "out" / "apps.json").read_text(encoding="utf-8"))
     assert [f["id"] for f in files] == [r[2] for r in rows]

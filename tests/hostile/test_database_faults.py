@@ -19,6 +19,7 @@ from sqlalchemy import Connection, make_url, text
 
 from bench.services import free_port
 from tests.hostile.tools import (
+    RUN_ID,
     backends_waiting,
     files_state,
     has_written,
@@ -179,4 +180,6 @@ def test_connection_dropped_mid_load_rolls_back_and_the_rerun_completes(
     assert len(after["appbuzz_runs"]) == 2
     new_run = after["appbuzz_runs"][-1][0]
     assert after["app_mentions"][0][2] == top_id  # the top app is back on top
-    assert len(after["app_mentions"]) == 10 and {r[-2] for r in after["app_mentions"]} == {new_run}
+    assert len(after["app_mentions"]) == 10 and {r[RUN_ID] for r in after["app_mentions"]} == {
+        new_run
+    }

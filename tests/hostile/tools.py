@@ -26,6 +26,10 @@ def files_state(root: Path) -> dict[str, bytes]:
     }
 
 
+# where `run_id` stands in a row of `table_state(...)['app_mentions']`
+RUN_ID = list(app_mentions.c.keys()).index("run_id")
+
+
 def table_state(url: str) -> dict[str, list[tuple]]:
     """Every row of appbuzz's tables, in a stable order (an empty database has no tables)."""
     engine = create_engine(url)
