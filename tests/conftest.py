@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,6 +21,9 @@ from tests.support.environment import is_setting
 from tests.support.postgres import POSTGRES_URL, checked_server, missing, scratch_database
 from tests.support.prefect import PrefectServer
 from tests.support.prefect import prefect_server as start_prefect_server
+
+if TYPE_CHECKING:
+    from tests.fake_x_api import FakeXApi
 
 
 @pytest.fixture(scope="session")
@@ -121,3 +125,21 @@ def fake_x_api():
     from tests.fake_x_api import serve
 
     yield from serve()
+
+
+@pytest.fixture
+def cli_x_env(fake_x_api: FakeXApi, tmp_path: Path) -> Callable[..., dict[str, str]]:
+    """`cli_x_env(token=None, **extra)`: the environment of an `appbuzz` subprocess pointed at
+    the fake (with the fake's own token unless told), task results kept in `tmp_path`."""
+
+    def env(token: str | None = None, **extra: str) -> dict[str, str]:
+        return {
+            "X_BEARER_TOKEN": fake_x_api.token if token is None else token,
+            "X_API_BASE_URL": fake_x_api.base_url,
+            "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
+            "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
+            "APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS": "0.05",
+            **extra,
+        }
+
+    return env

@@ -1,6 +1,6 @@
-"""Fixtures of the flow tests: the loopback fake X API as the settings of this process (`x_env`)
-or of an `appbuzz` subprocess (`cli_x_env`), the flow run in this process (`run_flow`), and the
-shipped sample's top 10 as X queries (an oracle, not the flow)."""
+"""Fixtures of the flow tests: the loopback fake X API as the settings of this process (`x_env`),
+the flow run in this process (`run_flow`), and the shipped sample's top 10 as X queries (an
+oracle, not the flow)."""
 
 from __future__ import annotations
 
@@ -37,24 +37,6 @@ def x_env(
     monkeypatch.setenv("APPBUZZ_X_TIMEOUT_SECONDS", "2")
     with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: tmp_path / "results"}):
         yield fake_x_api
-
-
-@pytest.fixture
-def cli_x_env(fake_x_api: FakeXApi, tmp_path: Path) -> Callable[..., dict[str, str]]:
-    """`cli_x_env(token=None, **extra)`: the environment of an `appbuzz` subprocess pointed at
-    the fake (with the fake's own token unless told), task results kept in `tmp_path`."""
-
-    def env(token: str | None = None, **extra: str) -> dict[str, str]:
-        return {
-            "X_BEARER_TOKEN": fake_x_api.token if token is None else token,
-            "X_API_BASE_URL": fake_x_api.base_url,
-            "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-            "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
-            "APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS": "0.05",
-            **extra,
-        }
-
-    return env
 
 
 @pytest.fixture

@@ -86,7 +86,12 @@ def persisted(results: Path) -> list[Path]:
 
 
 def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_asks_only_the_rest(
-    cli: Cli, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv: Path, tmp_path: Path
+    cli: Cli,
+    cli_x_env,
+    fake_x_api: FakeXApi,
+    postgres_url: str,
+    catalogue_csv: Path,
+    tmp_path: Path,
 ) -> None:
     """Six apps are counted (their results persisted by Prefect), four replies hang; SIGKILL.
     Nothing of the run is loaded; the rerun completes and asks X only for the four."""
@@ -99,13 +104,8 @@ def test_sigkill_during_enrichment_keeps_the_previous_snapshot_and_the_rerun_ask
     hanging = set(queries[6:])
     for query in hanging:
         fake_x_api.script("slow", seconds=120, query=query)  # longer than the test
-    results = tmp_path / "results"
-    env = {
-        "X_BEARER_TOKEN": fake_x_api.token,
-        "X_API_BASE_URL": fake_x_api.base_url,
-        "PREFECT_LOCAL_STORAGE_PATH": str(results),
-        "APPBUZZ_X_TIMEOUT_SECONDS": "60",
-    }
+    results = tmp_path / "results"  # where cli_x_env keeps the task results
+    env = cli_x_env(APPBUZZ_X_TIMEOUT_SECONDS="60")
     run = cli.start(
         Job(tmp_path, run_job(tmp_path, catalogue_csv, postgres_url, SNAPSHOT).args, env)
     )

@@ -83,6 +83,7 @@ def database_text(url: str) -> str:
 
 def test_canary_secrets_never_leave_the_process(
     cli: Cli,
+    cli_x_env,
     prefect_server,
     fake_x_api: FakeXApi,
     canary_url: str,
@@ -98,12 +99,7 @@ def test_canary_secrets_never_leave_the_process(
     fake_x_api.token = X_CANARY
     fake_x_api.script("status", status=503)  # a retried fault and a refused query: error paths
     fake_x_api.script("status", status=400, after=4)
-    secrets = {
-        "X_BEARER_TOKEN": X_CANARY,
-        "X_API_BASE_URL": fake_x_api.base_url,
-        "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),  # persisted counts: scanned
-        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
-    }
+    secrets = cli_x_env()  # the canary token; persisted counts in tmp_path/results: scanned
     unreachable = make_url(canary_url).set(port=closed_port()).render_as_string(False)
     in_query = make_url(unreachable).set(password=None).update_query_dict({"password": DB_CANARY})
     common = ["--out", "out", "--snapshot-date", SNAPSHOT]

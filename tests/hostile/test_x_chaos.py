@@ -75,7 +75,12 @@ def script_chaos(fake: FakeXApi, queries: list[str]) -> dict[str, str]:
 
 @pytest.mark.timeout(240)
 def test_chaos_over_100_apps_every_app_ends_counted_or_failed_and_the_record_adds_up(
-    cli: Cli, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv: Path, tmp_path: Path
+    cli: Cli,
+    cli_x_env,
+    fake_x_api: FakeXApi,
+    postgres_url: str,
+    catalogue_csv: Path,
+    tmp_path: Path,
 ) -> None:
     apps = ranked_apps(catalogue_csv, TOP_N)
     assert apps.height == TOP_N
@@ -84,15 +89,7 @@ def test_chaos_over_100_apps_every_app_ends_counted_or_failed_and_the_record_add
     expected = script_chaos(fake_x_api, queries)
     assert set(expected.values()) == {"ok", "failed"}
     fake_x_api.set_rate_limit(80, window_seconds=1.0)  # 200-odd requests: several windows
-    env = {
-        "X_BEARER_TOKEN": fake_x_api.token,
-        "X_API_BASE_URL": fake_x_api.base_url,
-        "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-        "APPBUZZ_X_TIMEOUT_SECONDS": str(TIMEOUT),
-        "APPBUZZ_X_MAX_RETRIES": str(MAX_RETRIES),
-        "APPBUZZ_X_RETRY_BASE_SECONDS": "0.02",
-        "APPBUZZ_X_RATE_LIMIT_MARGIN_SECONDS": "0.05",
-    }
+    env = cli_x_env(APPBUZZ_X_TIMEOUT_SECONDS=str(TIMEOUT), APPBUZZ_X_MAX_RETRIES=str(MAX_RETRIES))
     done = cli.run(Job(tmp_path, ["run", "--csv", str(catalogue_csv), "--top-n", str(TOP_N),
                                   "--database-url", postgres_url, "--out", "out",
                                   "--snapshot-date", "2026-11-06"], env))  # fmt: skip
