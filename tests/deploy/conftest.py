@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,11 +11,11 @@ import pytest
 from tests.deploy.production import (
     CREATE_POOL,
     DEPLOY,
-    START_WORKER,
     Deployed,
     Shell,
     clone_repo,
     production_env,
+    workers,
 )
 
 
@@ -33,21 +33,7 @@ def deployed(prefect_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture
-def worker(deployed: Deployed, tmp_path: Path) -> Iterator:
+def worker(deployed: Deployed, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start `prefect worker start --pool appbuzz-process` with an environment; stopped after."""
-    folder = tmp_path / "worker"  # not the clone: the deployment says where the code is
-    folder.mkdir()
-    # polling every second instead of every 10 keeps the test short; nothing else differs
-    shell = Shell(folder, {**deployed.shell.env, "PREFECT_WORKER_QUERY_SECONDS": "1"})
-
-    def start(**env: str) -> subprocess.Popen:
-        log = tmp_path / f"worker-{len(shell.started)}.log"
-        return shell.with_env(**env).start(START_WORKER, log)
-
-    try:
+    with workers(deployed.shell.env, tmp_path) as start:
         yield start
-    finally:
-        logs = [log for _, log in shell.started]
-        shell.stop_all()
-        for log in logs:
-            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 
 from tests.fake_x_api import FakeXApi
 from tests.support.environment import clean_env
-from tests.support.processes import stop_group
+from tests.support.processes import stop_group, stop_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -135,9 +136,10 @@ class Shell:
         return process
 
     def stop_all(self) -> None:
+        """Stop each background command with everything it started (a worker's flow runs too)."""
         while self.started:
             process, _ = self.started.pop()
-            stop_group(process)
+            stop_tree(process)
 
 
 def production_env(prefect_env: dict[str, str]) -> dict[str, str]:
@@ -166,6 +168,28 @@ class Deployed:
         response = httpx.request(method, f"{self.api_url}{path}", timeout=10, **kwargs)
         response.raise_for_status()
         return response
+
+
+@contextlib.contextmanager
+def workers(env: dict[str, str], folder: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """`start(**env)`: one more `prefect worker start --pool appbuzz-process` in `folder` (not
+    the clone: the deployment says where the code is), its log beside it; on exit every worker
+    is stopped with its flow runs and the end of its log printed."""
+    (folder / "worker").mkdir()
+    # polling every second instead of every 10 keeps the tests short; nothing else differs
+    shell = Shell(folder / "worker", {**env, "PREFECT_WORKER_QUERY_SECONDS": "1"})
+
+    def start(**more: str) -> subprocess.Popen:
+        log = folder / f"worker-{len(shell.started)}.log"
+        return shell.with_env(**more).start(START_WORKER, log)
+
+    try:
+        yield start
+    finally:
+        logs = [log for _, log in shell.started]
+        shell.stop_all()
+        for log in logs:
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def worker_env(fake: FakeXApi, postgres_url: str, tmp_path: Path) -> dict[str, str]:

@@ -32,12 +32,12 @@ from tests.deploy.production import (
     ROOT,
     RUN_NOW,
     SETUP,
-    START_WORKER,
     Shell,
     clone_repo,
     flow_run_id,
     production_env,
     worker_env,
+    workers,
 )
 from tests.fake_x_api import FakeXApi
 from tests.support.browser import chromium
@@ -45,7 +45,7 @@ from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
 from tests.support.prefect import PrefectServer
 from tests.support.prefect import prefect_server as start_prefect_server
-from tests.support.processes import stop_group
+from tests.support.processes import descendants
 
 pytestmark = pytest.mark.postgres
 
@@ -141,25 +141,6 @@ def ops(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]
             shell.stop_all()
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (a worker's flow runs live in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rpartition(")")[2].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def kill_tree(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     """What a machine or container going away does: the worker and everything it started."""
     for pid in [process.pid, *descendants(process.pid)]:
@@ -170,25 +151,10 @@ def kill_tree(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 @pytest.fixture
 def worker(ops: Ops, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """`prefect worker start --pool appbuzz-process`, as many as asked; all gone after."""
-    folder = tmp_path / "worker"
-    folder.mkdir()
-    shell = Shell(folder, {**ops.shell.env, "PREFECT_WORKER_QUERY_SECONDS": "1"})
-    started: list[subprocess.Popen] = []
-
-    def start(**env: str) -> subprocess.Popen:
-        process = shell.with_env(**env).start(START_WORKER, tmp_path / f"worker-{len(started)}.log")
-        started.append(process)
-        return process
-
-    try:
+    """`prefect worker start --pool appbuzz-process` on this module's server, as many as asked;
+    all gone after, with their flow runs."""
+    with workers(ops.shell.env, tmp_path) as start:
         yield start
-    finally:
-        for process in started:
-            kill_tree(process) if process.poll() is None else None
-            stop_group(process, grace=5)
-        for log in sorted(tmp_path.glob("worker-*.log")):
-            print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def new_run(ops: Ops, catalogue: Path, *params: str) -> str:

@@ -1,5 +1,6 @@
 """Stopping what a test started: the whole process group (a CLI's or a worker's children too),
-never anything else."""
+and, for a Prefect worker, the flow runs it started in sessions of their own; never anything
+else."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 
@@ -34,3 +36,31 @@ def stop_group(process: subprocess.Popen[Any], grace: float = 20) -> None:
         break
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, in whatever session (a worker's flow runs have their own)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rpartition(")")[2].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stop_tree(process: subprocess.Popen[Any], grace: float = 20) -> None:
+    """`stop_group`, then SIGKILL to what the process started outside its group and left."""
+    below = descendants(process.pid)
+    stop_group(process, grace)
+    for pid in below:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
