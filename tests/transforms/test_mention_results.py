@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import polars as pl
 
@@ -44,7 +45,7 @@ def test_results_join_by_id_and_missing_ones_fail_loudly() -> None:
     assert joined["id"].to_list() == [30, 10, 20]  # the ranked order is kept
     assert mention_totals(joined) == {
         "mentions_ok": 1, "mentions_capped": 0, "mentions_failed": 2, "mentions_skipped": 0,
-        "x_requests": 3, "posts_consumed": 0,
+        "x_requests": 3, "posts_consumed": 0, "x_cost_usd": Decimal(0),
     }  # fmt: skip
 
 
