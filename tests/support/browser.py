@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.postgres import missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -19,11 +19,12 @@ CHROMIUM_ARGS = [
 
 @contextmanager
 def chromium() -> Iterator[Any]:
-    """A launched Playwright browser, closed on exit (a failure, not a skip, without Chromium)."""
+    """A launched Playwright browser, closed on exit; without Debian's Chromium the test skips
+    (fails in CI, whose `.ci/run` installs it), as with PostgreSQL and Docker."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        missing(f"{CHROMIUM} is missing: apt-get install -y chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
