@@ -45,6 +45,7 @@ from api.server import default_workers, listen, run_uvicorn
 from bench.services import free_port
 from sinks.database import check_database, make_engine, replace_snapshot
 from sources.catalogue import SAMPLE_CATALOGUE
+from transforms.run_record import RunRecord, RunStatus
 
 NIGHTS = 30
 CONNECTIONS = 32
@@ -70,11 +71,11 @@ def build_database(url: str, nights: int = NIGHTS) -> None:
     for night in range(nights):
         day = first + timedelta(days=night)
         at = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
-        run = {
-            "run_id": f"bench-{night:04d}", "snapshot_date": day,
-            "selection": DEFAULT_SELECTION, "started_at": at, "finished_at": at,
-            "status": "completed", "source_path": "sample_catalogue.csv", "strategy": "counts",
-        }  # fmt: skip
+        run = RunRecord(
+            run_id=f"bench-{night:04d}", flow_run_id=None, snapshot_date=day,
+            selection=DEFAULT_SELECTION, started_at=at, finished_at=at,
+            status=RunStatus.COMPLETED, source_path="sample_catalogue.csv", strategy="counts",
+        )  # fmt: skip
         rows = (
             books_music.with_columns(
                 rating_count_tot=pl.col("rating_count_tot")
@@ -90,7 +91,7 @@ def build_database(url: str, nights: int = NIGHTS) -> None:
                 x_requests=pl.lit(1, dtype=pl.Int32),
                 snapshot_date=pl.lit(day),
                 selection=pl.lit(DEFAULT_SELECTION),
-                run_id=pl.lit(run["run_id"]),
+                run_id=pl.lit(run.run_id),
                 loaded_at=pl.lit(at),
             )
             .drop("id")
@@ -356,8 +357,8 @@ def run(quick: bool) -> bool:
                 )
                 servers["appbuzz", workers] = stack.enter_context(appbuzz_serve(url, workers, log))
             for route in routes:
-                for server in servers.values():
-                    httpx.get(f"{server.base_url}{route}", timeout=10)  # rendered before timing
+                for server in servers.values():  # rendered by every worker before timing:
+                    wrk(f"{server.base_url}{route}", 1, script, Load())  # a second, not counted
                 for _ in range(slices):
                     for (name, workers), server in servers.items():
                         load = loads.setdefault((name, workers, route), Load())
