@@ -245,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         # the terminal gets warnings; the Prefect API (and UI) still gets every INFO line
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+        if not os.environ.get("PREFECT_API_URL"):
+            # the temporary server dies with this run: its services' shutdown errors (events
+            # still being flushed as the run ends) are nobody's to act on
+            os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     commands = {"run": run_command, "serve": serve_command, "sample": sample_command}
     commands["setup"] = setup_command
     return commands[args.command](args)
