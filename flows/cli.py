@@ -7,6 +7,7 @@ stderr: the file, the column or line, what was expected); 1 any other failure.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -249,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # the temporary server dies with this run: its services' shutdown errors (events
             # still being flushed as the run ends) are nobody's to act on
             os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+        # Prefect's "Still processing items" while its event queue drains at exit: not news
+        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
     commands = {"run": run_command, "serve": serve_command, "sample": sample_command}
     commands["setup"] = setup_command
     return commands[args.command](args)
