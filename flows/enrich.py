@@ -119,6 +119,13 @@ def count_app_mentions(
     return count
 
 
+# How long a slot stays taken when its holder dies without giving it back (a killed worker):
+# the server's minimum (Prefect's default is 5 min), so a crashed night's slots come back about
+# when the night is marked Crashed and restarted, not minutes later. Prefect renews the lease
+# while a request is still running.
+SLOT_LEASE_SECONDS = 60
+
+
 def prefect_slot(name: str) -> Callable[[], AbstractContextManager[object]] | None:
     """A slot of the Prefect global concurrency limit `name`, if the server has it active."""
     try:
@@ -128,7 +135,7 @@ def prefect_slot(name: str) -> Callable[[], AbstractContextManager[object]] | No
         return None
     if not limit.active:
         return None
-    return partial(concurrency, name, occupy=1, strict=True)
+    return partial(concurrency, name, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS)
 
 
 def open_x_api(

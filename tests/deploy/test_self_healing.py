@@ -129,7 +129,7 @@ def ops(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]
             **production_env(server.env()),
             "APPBUZZ_ALERT_WEBHOOK_URL": hooks.url,
             "APPBUZZ_CRASH_AFTER_SECONDS": str(CRASH_AFTER),
-            # a killed run keeps its X API slots until their lease ends (5 min): room for them
+            # a killed run keeps its X API slots until their lease ends (60 s): room meanwhile
             "APPBUZZ_X_API_LIMIT": "50",
         }
         shell = Shell(clone, env)
