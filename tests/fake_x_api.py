@@ -120,6 +120,12 @@ class FakeXApi:
             self._faults.append(fault)
         return fault
 
+    def clear_faults(self) -> None:
+        """No scripted fault applies any more (requests already held by one stay held)."""
+        with self._lock:
+            for fault in self._faults:
+                fault.times = 0
+
     def lift_cap(self) -> None:
         """The account is topped up (or the month turned): requests succeed again."""
         with self._lock:

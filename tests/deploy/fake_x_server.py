@@ -5,15 +5,24 @@ compose network as they would against the real API (bearer token, rate-limit hea
 deterministic function of the query, which the test recomputes on the host). It speaks HTTPS
 because appbuzz sends its token in clear only to loopback: at start it makes a self-signed
 certificate for its service name and writes it where the workers read it (REQUESTS_CA_BUNDLE).
+
+A second, plain-HTTP port is the test's handle on the fake (published on the host's loopback
+only): `GET /requests` lists what was asked (and how many requests are held open), `POST /faults`
+scripts a fault as `FakeXApi.script` does (JSON: kind, seconds, after, times, ...), `DELETE
+/faults` ends them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import json
 import ssl
-from http.server import ThreadingHTTPServer
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -55,19 +64,66 @@ def self_signed(name: str, folder: Path) -> tuple[Path, Path]:
     return key_path, cert_path
 
 
+def control_handler(fake: FakeXApi) -> type[BaseHTTPRequestHandler]:
+    """The test's side door: what the fake was asked, and faults to script or end."""
+
+    class Control(BaseHTTPRequestHandler):
+        def reply(self, status: int, body: Any) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            if self.path != "/requests":
+                return self.reply(404, {"error": "GET /requests"})
+            requests = [
+                {**dataclasses.asdict(r), "query": r.query, "authorization": None}
+                for r in fake.requests
+            ]
+            self.reply(200, {"in_flight": fake.in_flight, "requests": requests})
+
+        def do_POST(self) -> None:
+            if self.path != "/faults":
+                return self.reply(404, {"error": "POST /faults"})
+            options = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.reply(201, dataclasses.asdict(fake.script(**options)))
+
+        def do_DELETE(self) -> None:
+            if self.path != "/faults":
+                return self.reply(404, {"error": "DELETE /faults"})
+            fake.clear_faults()
+            self.reply(200, {"faults": "cleared"})
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Control
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--name", default="fake-x-api", help="the host name clients use")
     parser.add_argument("--port", type=int, default=8443)
     parser.add_argument("--tls-dir", type=Path, default=Path("/tls"))
+    parser.add_argument("--control-port", type=int, default=8081, help="plain HTTP, for tests")
     args = parser.parse_args()
     key, cert = self_signed(args.name, args.tls_dir)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = ThreadingHTTPServer(("0.0.0.0", args.port), _handler_for(FakeXApi()))
+    fake = FakeXApi()
+    control = ThreadingHTTPServer(("0.0.0.0", args.control_port), control_handler(fake))
+    threading.Thread(target=control.serve_forever, daemon=True, name="control").start()
+    server = ThreadingHTTPServer(("0.0.0.0", args.port), _handler_for(fake))
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    print(f"fake X API on https://{args.name}:{args.port}, certificate {cert}", flush=True)
+    print(
+        f"fake X API on https://{args.name}:{args.port}, certificate {cert};"
+        f" control on http port {args.control_port}",
+        flush=True,
+    )
     server.serve_forever()
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
+from flows.automations import OpsSettings
 from flows.settings import Settings
 from sinks.trends import SpikeRule
 from tests.deploy.production import CREATE_LIMIT, DEPLOY, ROOT, SETUP, START_WORKER
@@ -153,6 +154,18 @@ def test_deploy_service_runs_the_readme_steps_in_the_image() -> None:
     steps = [SETUP, DEPLOY]
     assert all(step in script for step in steps), script
     assert [script.index(step) for step in steps] == sorted(script.index(s) for s in steps)
+
+
+def test_deploy_passes_the_self_healing_settings_from_env() -> None:
+    # what an operator tunes of `appbuzz setup` (the pool and the limit's name are fixed by
+    # prefect.yaml and the workers; the limit's size is SHARED_X_API_LIMIT on the command line)
+    tunable = ("crash_after_seconds", "max_restarts", "night_deadline_seconds", "alert_webhook_url")
+    assert set(tunable) <= set(OpsSettings.model_fields)
+    prefix = OpsSettings.model_config["env_prefix"]
+    passed = {k: v for k, v in services()["deploy"]["environment"].items() if k.startswith(prefix)}
+    assert passed == {
+        f"{prefix}{name.upper()}": f"${{{prefix}{name.upper()}:-}}" for name in tunable
+    }
 
 
 def test_workers_share_one_results_volume() -> None:
