@@ -18,9 +18,10 @@ import pytest
 from tests.support.catalogues import REAL_CSV, write_catalogue
 from tests.support.cli import CLI_TIMEOUT, Cli, Job
 from tests.support.environment import is_setting
-from tests.support.postgres import POSTGRES_URL, checked_server, missing, scratch_database
+from tests.support.postgres import POSTGRES_URL, checked_server, scratch_database
 from tests.support.prefect import PrefectServer
 from tests.support.prefect import prefect_server as start_prefect_server
+from tests.support.requirements import missing
 
 if TYPE_CHECKING:
     from tests.fake_x_api import FakeXApi

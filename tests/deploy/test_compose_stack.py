@@ -38,7 +38,8 @@ from tests.support.browser import chromium
 from tests.support.catalogues import top_apps
 from tests.support.environment import clean_env
 from tests.support.polling import wait_for
-from tests.support.postgres import missing, table_rows
+from tests.support.postgres import table_rows
+from tests.support.requirements import missing
 from transforms.queries import build_query
 
 pytestmark = pytest.mark.compose

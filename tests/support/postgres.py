@@ -13,23 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from sqlalchemy import Executable, Table, create_engine, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from bench.services import ScratchDatabases
+from tests.support.requirements import missing
 
 POSTGRES_URL = os.environ.get(
     "APPBUZZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def missing(message: str) -> None:
-    """Something the suite needs is not here: a failure in CI, a skip elsewhere."""
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def checked_server(url: str = POSTGRES_URL) -> str:
