@@ -22,7 +22,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # An in-process run starts Prefect's temporary server; it needs no telemetry, and a person at a
 # terminal wants warnings, not Prefect's chatter (`--verbose` brings it back). Set before import.
+# DO_NOT_TRACK is the client's switch: without it a first run at a terminal also prints Prefect's
+# three-line telemetry notice on stderr.
 _QUIET_PREFECT = {
+    "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }

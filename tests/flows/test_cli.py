@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +15,7 @@ from sqlalchemy import create_engine, func, select
 
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.support.catalogues import ROWS, top_apps
+from tests.support.environment import clean_env
 
 EXPECTED_TOP10 = [
     "Pandora - Music & Radio",
@@ -138,3 +143,21 @@ def test_default_run_uses_the_shipped_sample(run_cli, tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "out" / "apps.json").read_text(encoding="utf-8"))
     assert len(rows) == 10 and (tmp_path / "data" / "appbuzz.db").exists()
     assert "X_BEARER_TOKEN" in result.stderr  # the skipped enrichment is said out loud
+
+
+def test_a_first_run_at_a_terminal_prints_the_warning_and_the_summary_only(tmp_path: Path) -> None:
+    """The quick start as a person sees it: a terminal (a pseudo-terminal through `script`), a
+    Prefect home never used, Prefect's temporary server. No telemetry notice, no chatter."""
+    if shutil.which("script") is None:
+        pytest.skip("needs util-linux's script for a pseudo-terminal")
+    env = clean_env({"PREFECT_HOME": str(tmp_path / "prefect-home")}, drop=("PREFECT_",))
+    command = shlex.join([sys.executable, "-m", "flows.cli", "run"])
+    done = subprocess.run(
+        ["script", "-q", "-e", "-c", command, "/dev/null"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 2, lines
+    assert "X_BEARER_TOKEN is not set" in lines[0]
+    assert lines[1].startswith("appbuzz: Book+Music/top10 on ") and "300 rows read" in lines[1]
