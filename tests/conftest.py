@@ -19,7 +19,7 @@ from tests.support.catalogues import REAL_CSV, write_catalogue
 from tests.support.cli import CLI_TIMEOUT, Cli, Job
 from tests.support.environment import is_setting
 from tests.support.postgres import POSTGRES_URL, checked_server, scratch_database
-from tests.support.prefect import PrefectServer
+from tests.support.prefect import NO_SCHEDULER, PrefectServer
 from tests.support.prefect import prefect_server as start_prefect_server
 from tests.support.requirements import missing
 
@@ -96,9 +96,10 @@ def prefect_server() -> Iterator[PrefectServer]:
     """A real `prefect server start` on a loopback port with its own PREFECT_HOME.
 
     CLI subprocesses pointed at it skip starting a temporary server each, which keeps the suite
-    fast; the server and everything it started are stopped at the end of the session.
+    fast; the server and everything it started are stopped at the end of the session. Its
+    scheduler is off (`NO_SCHEDULER`).
     """
-    with start_prefect_server() as server:
+    with start_prefect_server(**NO_SCHEDULER) as server:
         yield server
 
 

@@ -392,6 +392,10 @@ def test_compose_stack_runs_the_night_end_to_end(stack: Stack, catalogue_csv: Pa
     ui = f"http://127.0.0.1:{ui_port}"
     flow_run = httpx.get(f"{ui}/api/flow_runs/{run_id}", timeout=10).json()
     assert flow_run["state_type"] == "COMPLETED"
+    # the deploy service deployed the nightly schedule (this test's server does not run it)
+    nightly = httpx.get(f"{ui}/api/deployments/{flow_run['deployment_id']}", timeout=10).json()
+    assert [(s["active"], s["schedule"]["cron"], s["schedule"]["timezone"])
+            for s in nightly["schedules"]] == [(True, "0 3 * * *", "UTC")]  # fmt: skip
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "flow-run.png"
     text = screenshot_run(ui, run_id, flow_run["name"], shot)

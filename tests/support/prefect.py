@@ -9,7 +9,12 @@ import httpx
 
 from bench.services import PrefectServer, prefect_server
 
-__all__ = ["PrefectServer", "prefect_records", "prefect_server"]
+__all__ = ["NO_SCHEDULER", "PrefectServer", "prefect_records", "prefect_server"]
+
+# The test servers do not turn deployments' schedules into runs on their own: the nightly cron
+# (03:00 UTC) would otherwise start a real night in whichever test's workers span 03:00 (CI's run
+# on 2026-12-02 met one). A test of the schedule asks the server for its runs instead.
+NO_SCHEDULER = {"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
 
 _KINDS = ("flow_runs", "task_runs", "logs", "artifacts")
 _PAGE = 200
