@@ -5,8 +5,9 @@ In a copy of the repo: `.env` from `.env.example`, the catalogue in `catalogue/`
 PostgreSQL and in `/apps.json`, the run's page in the Prefect UI (headless Chromium, screenshot
 under test-artifacts/compose/); then the night before, whose worker container is removed mid-run
 (the machine gone): `appbuzz setup`'s automations mark it Crashed and start it again, another
-worker takes it up and asks X only for the apps not yet counted; then `down` and `up` again with
-the data kept, and `down -v`. The X API is the loopback fake as a service of an override file
+worker takes it up and asks X only for the apps not yet counted; then a setting of `appbuzz
+setup` changed in .env and applied with `up -d deploy`; then `down` and `up` again with the data
+kept, and `down -v`. The X API is the loopback fake as a service of an override file
 (tests/deploy/docker-compose.fake-x.yml), reached over the compose network; the test scripts it
 through its control port. Each run is a compose project of its own on free host ports, removed
 with its volumes whatever happens.
@@ -31,6 +32,7 @@ import pytest
 import yaml
 
 from bench.services import free_port
+from flows.automations import CRASH_SILENT
 from sinks.tables import app_mentions, appbuzz_runs
 from tests.deploy.production import README, ROOT, Done, Shell, flow_run_id, not_code
 from tests.fake_x_api import FakeXApi
@@ -63,6 +65,8 @@ PSQL = (
 )
 DOWN, RESTART, REMOVE = "docker-compose down", "docker-compose up -d", "docker-compose down -v"
 README_LINES = (COPY_ENV, UP, SCALE, RUN_NOW, PSQL, DOWN, RESTART, REMOVE)
+# what the README says to run after changing one of `appbuzz setup`'s settings in .env
+REDEPLOY = "docker-compose up -d deploy"
 # the night before, started and left to the workers (no --watch: its first attempt will crash)
 RUN_NIGHT_BEFORE = (
     "docker-compose run --rm deploy prefect deployment run 'app-mentions/nightly'"
@@ -319,6 +323,7 @@ def test_readme_compose_lines_are_the_ones_this_test_runs() -> None:
     section = text.split(COMPOSE_HEADING, 1)[1].split("\n## ", 1)[0]
     for line in README_LINES:
         assert line in section, line
+    assert f"`{REDEPLOY}` after changing them" in " ".join(section.split())
 
 
 @pytest.mark.timeout(1800)  # a hang guard: the first image build on a busy machine is slow
@@ -471,6 +476,23 @@ def test_compose_stack_runs_the_night_end_to_end(stack: Stack, catalogue_csv: Pa
     print(f"UI screenshot: {shot}")
     assert resumed["name"] in text and "Completed" in text
     lap("night before: Crashed, restarted, resumed on another worker")
+
+    # a setting of `appbuzz setup` changed in .env reaches the server through `up -d deploy`
+    def crash_window() -> float:
+        automations = httpx.post(f"{ui}/api/automations/filter", json={}, timeout=10).json()
+        [silent] = [a for a in automations if a["name"] == CRASH_SILENT]
+        return float(silent["trigger"]["within"])
+
+    assert crash_window() == CRASH_AFTER
+    edit_env(stack.clone / ".env", APPBUZZ_CRASH_AFTER_SECONDS=str(CRASH_AFTER + 30))
+    stack.run(REDEPLOY)
+    wait_for(lambda: crash_window() == CRASH_AFTER + 30, timeout=180, interval=1,
+             what="the deploy service to apply the new setting")  # fmt: skip
+    wait_for(lambda: [(c["status"], c["exit"]) for c in stack.containers()
+                      if c["service"] == "deploy"] == [("exited", "0")],
+             timeout=60, interval=1, what="the deploy service to end")  # fmt: skip
+    assert len(stack.container_ids("worker")) == 2  # the workers were left alone
+    lap("a setting changed, up -d deploy")
 
     # down and up again: the volumes keep appbuzz's rows and the Prefect server's history
     stack.run(DOWN, timeout=180)
