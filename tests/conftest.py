@@ -19,7 +19,7 @@ from tests.support.catalogues import REAL_CSV, write_catalogue
 from tests.support.cli import CLI_TIMEOUT, Cli, Job
 from tests.support.environment import is_setting
 from tests.support.postgres import POSTGRES_URL, checked_server, scratch_database
-from tests.support.prefect import NO_SCHEDULER, PrefectServer
+from tests.support.prefect import PrefectServer
 from tests.support.prefect import prefect_server as start_prefect_server
 from tests.support.requirements import missing
 
@@ -97,9 +97,9 @@ def prefect_server() -> Iterator[PrefectServer]:
 
     CLI subprocesses pointed at it skip starting a temporary server each, which keeps the suite
     fast; the server and everything it started are stopped at the end of the session. Its
-    scheduler is off (`NO_SCHEDULER`).
+    scheduler is off (tests/support/prefect.py says why).
     """
-    with start_prefect_server(**NO_SCHEDULER) as server:
+    with start_prefect_server() as server:
         yield server
 
 

@@ -43,7 +43,7 @@ from tests.fake_x_api import FakeXApi
 from tests.support.browser import chromium
 from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
-from tests.support.prefect import NO_SCHEDULER, PrefectServer
+from tests.support.prefect import PrefectServer
 from tests.support.prefect import prefect_server as start_prefect_server
 from tests.support.processes import descendants
 
@@ -124,7 +124,7 @@ def ops(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]
     """The README's production steps with `appbuzz setup`, from a clone, on a server with a UI."""
     clone = clone_repo(tmp_path_factory.mktemp("healing") / "appbuzz clone")
     # a server of its own: it needs its UI, and its automations must not reach other tests' runs
-    with start_prefect_server(ui=True, **NO_SCHEDULER) as server:
+    with start_prefect_server(ui=True) as server:
         env = {
             **production_env(server.env()),
             "APPBUZZ_ALERT_WEBHOOK_URL": hooks.url,

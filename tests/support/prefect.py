@@ -3,18 +3,29 @@ the server holds about flow runs, read back through its REST API."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from bench.services import PrefectServer, prefect_server
+from bench import services
+from bench.services import PrefectServer
 
-__all__ = ["NO_SCHEDULER", "PrefectServer", "prefect_records", "prefect_server"]
+__all__ = ["PrefectServer", "prefect_records", "prefect_server"]
 
-# The test servers do not turn deployments' schedules into runs on their own: the nightly cron
+# The tests' servers do not turn deployments' schedules into runs on their own: the nightly cron
 # (03:00 UTC) would otherwise start a real night in whichever test's workers span 03:00 (CI's run
 # on 2026-12-02 met one). A test of the schedule asks the server for its runs instead.
-NO_SCHEDULER = {"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
+_NO_SCHEDULER = {"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
+
+
+@contextmanager
+def prefect_server(ui: bool = False, **settings: str) -> Iterator[PrefectServer]:
+    """The benchmarks' `prefect server start`, without its scheduler (see above)."""
+    with services.prefect_server(ui, **{**_NO_SCHEDULER, **settings}) as server:
+        yield server
+
 
 _KINDS = ("flow_runs", "task_runs", "logs", "artifacts")
 _PAGE = 200
