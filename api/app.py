@@ -28,7 +28,8 @@ from api.models import AppRow, Health, HistoryPoint, Problem, Run
 from api.pages import router as pages
 from api.readonly import readonly_engine
 from sinks.database import describe_error
-from sinks.trends import TREND_SCHEMA, SpikeRule
+from sinks.trends import TREND_SCHEMA
+from transforms.trends import SpikeRule
 
 # Printable text only: a NUL or control character is a client's mistake, and PostgreSQL
 # would refuse a NUL inside a query parameter with an error instead of an empty answer.
@@ -105,8 +106,9 @@ _CSV_SCHEMA = {
 }
 
 
-def create_app(database_url: str) -> FastAPI:
-    """The API over the database at `database_url`, opened read-only."""
+def create_app(database_url: str, spike_rule: SpikeRule | None = None) -> FastAPI:
+    """The API over the database at `database_url`, opened read-only; spikes marked by
+    `spike_rule` (the settings' thresholds, which the command line reads and hands over)."""
     engine = readonly_engine(database_url)
 
     @asynccontextmanager
@@ -122,7 +124,7 @@ def create_app(database_url: str) -> FastAPI:
         docs_url=None,  # served by api.docs from vendored assets, never a CDN
     )
     app.state.engine = engine
-    app.state.spike_rule = SpikeRule()
+    app.state.spike_rule = spike_rule or SpikeRule()
     add_local_docs(app)
     app.include_router(pages)
     app.cache_responses(engine)  # `@cached` routes' answers reused until a newer run commits

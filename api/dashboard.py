@@ -18,7 +18,8 @@ from sqlalchemy import Connection
 
 from api import queries
 from api.charts import line_chart, sparkline
-from sinks.trends import SpikeRule, Trend
+from sinks.trends import Trend
+from transforms.trends import SpikeRule
 
 SPARK_NIGHTS = 14
 HISTORY_PAGE = 100

@@ -13,9 +13,10 @@ from sqlalchemy import Column, Connection, Table, func, inspect, select
 
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
-from sinks.trends import SpikeRule, Trend, trend_columns, trends
+from sinks.trends import Trend, trend_columns, trends
 from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 from transforms.ranking import selection_name
+from transforms.trends import SpikeRule
 
 # The flow's default choice: what `/apps.json` serves unasked.
 DEFAULT_SELECTION = selection_name(DEFAULT_GENRES, DEFAULT_TOP_N)

@@ -22,11 +22,12 @@ from uvicorn.supervisors import Multiprocess
 
 from api.app import create_app
 from api.readonly import check_readable
+from transforms.trends import SpikeRule
 
 
-def prepare(database_url: str) -> FastAPI:
+def prepare(database_url: str, spike_rule: SpikeRule | None = None) -> FastAPI:
     """The app, once the database has answered (raises `DatabaseUnavailable`, one line)."""
-    app = create_app(database_url)
+    app = create_app(database_url, spike_rule)
     check_readable(app.state.engine, database_url)
     app.state.database_url = database_url  # for the workers, which each build their own app
     return app
@@ -52,7 +53,8 @@ def serve(app: FastAPI, sock: socket.socket, workers: int = 1) -> None:
     if workers == 1:
         run_uvicorn(lambda: app, sock, 1)
     else:
-        run_uvicorn(functools.partial(create_app, app.state.database_url), sock, workers)
+        factory = functools.partial(create_app, app.state.database_url, app.state.spike_rule)
+        run_uvicorn(factory, sock, workers)
 
 
 def run_uvicorn(factory: Callable[[], ASGIApp], sock: socket.socket, workers: int) -> None:

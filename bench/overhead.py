@@ -53,12 +53,10 @@ def drive(what: str, csv: str, database_url: str, out: str, *extra: str) -> None
         flow_name = "bench-minimal"
     else:
         import flows.app_mentions  # noqa: F401  (Polars, pandera, SQLAlchemy, the flow)
-        from flows import cli
+        from cli.main import main
 
         stamps["appbuzz imported"] = time.time()
-        status = cli.main(
-            ["run", "--csv", csv, "--database-url", database_url, "--out", out, *extra]
-        )
+        status = main(["run", "--csv", csv, "--database-url", database_url, "--out", out, *extra])
         flow_name = "app-mentions"
     stamps["appbuzz run returned"] = time.time()
     flow_run, task_runs = _latest_run(flow_name)

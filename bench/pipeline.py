@@ -95,7 +95,7 @@ class Bench:
         (work / "prefect-home").mkdir()
         self.ephemeral_env = {**base, "PREFECT_HOME": str(work / "prefect-home")}
         script = Path(sys.executable).with_name("appbuzz")
-        self.appbuzz = [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
+        self.appbuzz = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
     def measure(
         self,
@@ -234,10 +234,10 @@ def _psql(url: str, command: str) -> None:
 
 def _create_schema(url: str) -> None:
     """The same tables appbuzz creates, so psql loads into the same table shape."""
-    from sinks.database import check_database, database
+    from sinks.database import Database
 
-    with database(url) as engine:
-        check_database(engine)
+    with Database.open(url) as database:
+        database.check()
 
 
 def _prefect_pair(bench: Bench, env: dict[str, str], how: str) -> None:

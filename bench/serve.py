@@ -1,7 +1,7 @@
 """Reads under load: appbuzz's routes against a minimal ASGI app serving the same bytes.
 
 `python -m bench --only serve`. A SQLite database of 30 nights (written through the pipeline's
-own `replace_snapshot`) is served by `appbuzz serve`; `wrk` (Debian's) runs 32 connections for
+own night load, `sinks.database.Database.night`) is served by `appbuzz serve`; `wrk` (Debian's) runs 32 connections for
 10 s per server and route. The same bytes, served by a bare ASGI callable on the same uvicorn
 through the same `api.server.run_uvicorn` (same options, same worker count), are the limit
 Python reaches here; nginx serving them as files, when installed, is printed for context; the
@@ -43,7 +43,7 @@ from starlette.types import Receive, Scope, Send
 from api.queries import DEFAULT_SELECTION
 from api.server import default_workers, listen, run_uvicorn
 from bench.services import free_port
-from sinks.database import check_database, make_engine, replace_snapshot
+from sinks.database import Database
 from sources.catalogue import SAMPLE_CATALOGUE
 from transforms.run_record import RunRecord, RunStatus
 
@@ -60,8 +60,8 @@ P99_LIMIT = 1.5  # for the two data routes
 
 def build_database(url: str, nights: int = NIGHTS) -> None:
     """`nights` snapshots of the default selection, each ranked anew from shifted counts."""
-    engine = make_engine(url)
-    check_database(engine)
+    database = Database.open(url)
+    database.check()
     books_music = (
         pl.scan_csv(SAMPLE_CATALOGUE)
         .filter(pl.col("prime_genre").is_in(["Book", "Music"]))
@@ -84,21 +84,16 @@ def build_database(url: str, nights: int = NIGHTS) -> None:
             .sort(["rating_count_tot", "id"], descending=[True, False])
             .head(10)
             .with_columns(
-                app_id=pl.col("id"),
                 rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32),
                 n_citacoes=(pl.col("id").hash(seed=night + 1) % 500).cast(pl.Int64),
                 mention_status=pl.lit("ok"),
                 x_requests=pl.lit(1, dtype=pl.Int32),
-                snapshot_date=pl.lit(day),
-                selection=pl.lit(DEFAULT_SELECTION),
-                run_id=pl.lit(run.run_id),
-                loaded_at=pl.lit(at),
             )
-            .drop("id")
             .collect()
         )
-        replace_snapshot(engine, run, rows.to_dicts())
-    engine.dispose()
+        with database.night(day, DEFAULT_SELECTION) as load:
+            load.replace_snapshot(run, rows)
+    database.close()
 
 
 # -- the servers --------------------------------------------------------------------------
@@ -165,7 +160,7 @@ def started(args: list[str], probe: str, log: Path, cwd: Path = REPO) -> Iterato
 
 def appbuzz_serve(url: str, workers: int, log: Path) -> contextlib.AbstractContextManager[Running]:
     port = free_port()
-    args = [sys.executable, "-m", "flows.cli", "serve", "--port", str(port),
+    args = [sys.executable, "-m", "cli", "serve", "--port", str(port),
             "--database-url", url, "--workers", str(workers)]  # fmt: skip
     return started(args, f"http://127.0.0.1:{port}/healthz", log)
 

@@ -1,4 +1,6 @@
-"""`appbuzz`: run the flow once in process, serve the results, or regenerate the shipped sample.
+"""`appbuzz`: run the flow once in process, serve the results, prepare a Prefect server, or
+regenerate the shipped sample. The one place that knows both the flow (`flows`) and the API
+(`api`): it reads the settings and hands each what it needs.
 
 Exit status: 0 success; 2 bad usage or input rejected before anything was written (one line on
 stderr: the file, the column or line, what was expected); 1 any other failure.
@@ -117,8 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="validate, rank and print the plan (queries, requests, worst-case cost); "
-        "send nothing to X, write nothing",
+        help="validate, rank and print the plan (queries, which counts the ledger holds, "
+        "requests, worst-case cost); send nothing to X, write nothing",
+    )
+    run.add_argument(
+        "--recount",
+        action="store_true",
+        help="ask X again for every app, even those the ledger holds for this night",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
@@ -138,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--x-api-limit", type=_positive_int, help="default: APPBUZZ_X_API_LIMIT or 5"
     )
+    setup.add_argument(
+        "--x-token-from-env",
+        action="store_true",
+        help="store X_BEARER_TOKEN in the Prefect Secret block APPBUZZ_X_TOKEN_BLOCK "
+        "(default appbuzz-x-token), so workers need no token of their own",
+    )
     return parser
 
 
@@ -146,27 +159,40 @@ def _fail(status: int, message: str) -> int:
     return status
 
 
+def _precheck(args: argparse.Namespace) -> None:
+    """The flow's own first checks, run before Prefect is imported: a mistake costs a second.
+    Raises the typed error of the first that fails."""
+    from flows.preflight import preflight
+    from flows.settings import read_settings
+    from sinks.database import Database
+    from sources.catalogue import CatalogueFile
+
+    settings = read_settings().overridden(out_dir=args.out, x_max_spend_usd=args.max_spend_usd)
+    if args.csv is not None:
+        CatalogueFile.open(args.csv)
+    url = settings.database_url.get_secret_value()
+    with Database.open(url, read_only=args.dry_run) as database:
+        preflight(database, settings.out_dir, dry_run=args.dry_run)
+
+
 def run_command(args: argparse.Namespace) -> int:
-    if args.database_url:
+    if args.database_url:  # the flow run in this process reads its settings from here
         os.environ["APPBUZZ_DATABASE_URL"] = args.database_url
     if args.csv is not None:
         from sources.content_hash import prefetch_sha256
 
         prefetch_sha256(args.csv)  # on the idle core, while Prefect and Polars are imported
 
-    from flows.preflight import preflight, read_settings
     from transforms.errors import AppbuzzError, UserError
 
-    try:  # the flow's own first task, run before Prefect is imported: a mistake costs a second
-        settings = read_settings()
-        preflight(settings, args.csv, args.out or settings.out_dir, dry_run=args.dry_run)
+    try:
+        _precheck(args)
     except AppbuzzError as error:
         return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))
 
     from flows.app_mentions import RunSummary, app_mentions
     from flows.heartbeats import heartbeats_only_with_a_server
     from flows.progress import console_progress
-    from transforms.cost import usd
     from transforms.errors import REJECTED
     from transforms.plan import Plan
 
@@ -182,22 +208,13 @@ def run_command(args: argparse.Namespace) -> int:
             load_catalogue=args.load_catalogue,
             max_spend_usd=args.max_spend_usd,
             dry_run=args.dry_run,
+            recount=args.recount,
             return_state=True,
         )
-    if state.is_completed():
-        summary = state.result()
-        if isinstance(summary, Plan):  # a dry run: the plan, nothing sent or written
-            print("\n".join(f"appbuzz: {line}" for line in summary.lines()))
-            return EXIT_OK
-        assert isinstance(summary, RunSummary)  # a completed run returns its summary
-        run = summary.run
-        print(
-            f"appbuzz: {run.selection} on {run.snapshot_date}: "
-            f"{run.rows_read:,} rows read, {run.rows_rejected:,} rejected; "
-            f"X: {run.x_requests or 0} requests, {run.posts_consumed or 0} posts, "
-            f"{usd(run.x_cost_usd or Decimal(0))}; wrote {', '.join(summary.outputs.values())}"
-            + (f"; {summary.trend_note}" if summary.trend_note else "")
-        )
+    if state.is_completed():  # the run's closing line, or a dry run's plan
+        done = state.result()
+        assert isinstance(done, RunSummary | Plan)
+        print("\n".join(f"appbuzz: {line}" for line in done.lines()))
         return EXIT_OK
     return _fail(
         EXIT_USAGE if state.name == REJECTED else EXIT_FAILED,
@@ -207,13 +224,14 @@ def run_command(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     from api.server import default_workers, listen, prepare, serve
-    from flows.preflight import read_settings
+    from flows.settings import read_settings
     from transforms.errors import AppbuzzError, UserError
     from transforms.redaction import safe_url
 
     try:
-        url = args.database_url or read_settings().database_url.get_secret_value()
-        app = prepare(url)
+        settings = read_settings()
+        url = args.database_url or settings.database_url.get_secret_value()
+        app = prepare(url, settings.spike_rule)
         sock = listen(args.host, args.port)
     except AppbuzzError as error:
         return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))

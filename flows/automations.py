@@ -5,8 +5,8 @@ automations say. These four cover the nights nobody watches:
 
 - a run of `app-mentions` whose heartbeats stop (worker killed, machine gone) is marked `Crashed`;
 - a crashed run of `app-mentions/nightly` is scheduled again, the same flow run (same parameters,
-  same scheduled date, so the same night), at most `max_restarts` times; its per-app results
-  persist in APPBUZZ_RESULTS_DIR, so it asks only for apps not yet counted;
+  same scheduled date, so the same night), at most `max_restarts` times; the ledger of counts
+  in the database holds what was counted, so it asks only for apps not yet counted;
 - a run that ends `Failed` (any failed state, `Rejected` too) or `Crashed` sends one notification;
 - a nightly run that started (or went `Late`, nobody took it) without a run of `nightly`
   `Completed` within `night_deadline_seconds` sends the same kind of notification.
@@ -21,8 +21,8 @@ from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState, SendNotification
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flows.settings import Settings
 
 FLOW = "app-mentions"
 DEPLOYMENT = "nightly"
@@ -33,29 +33,6 @@ NOTIFY_FAILED = f"{PREFIX}notify a failed or crashed run"
 NOTIFY_MISSED = f"{PREFIX}notify a missed night"
 
 TERMINAL = ("Completed", "Failed", "Cancelled", "Crashed")
-
-
-class OpsSettings(BaseSettings):
-    """What `appbuzz setup` reads from the environment."""
-
-    model_config = SettingsConfigDict(env_prefix="APPBUZZ_", extra="ignore", env_ignore_empty=True)
-
-    # A run silent this long is `Crashed`. Keep it about 3x the heartbeat frequency set for the
-    # deployment's runs in prefect.yaml (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, 30 s: Prefect's
-    # minimum), so two late heartbeats on a busy machine are not a crash.
-    crash_after_seconds: int = Field(default=90, ge=31)
-    # how many times one night's crashed run is started again
-    max_restarts: int = Field(default=2, ge=0, le=10)
-    # a nightly run that has not `Completed` this long after it started (or went late) is alerted
-    night_deadline_seconds: int = Field(default=4 * 3600, ge=10)
-    # a webhook that gets the alerts as JSON {"subject": ..., "body": ...}; a secret (it may
-    # carry a token), stored in the Prefect block, never printed
-    alert_webhook_url: SecretStr | None = None
-    # the notification block the alerts go to: any Prefect notification block of this name
-    alert_block: str = "appbuzz-alerts"
-    work_pool: str = "appbuzz-process"
-    x_concurrency_limit: str = "x-api"
-    x_api_limit: int = Field(default=5, ge=1, le=1000)
 
 
 def _of_app_mentions(
@@ -95,7 +72,7 @@ _MISSED_BODY = (
 )
 
 
-def crash_silent_runs(settings: OpsSettings) -> AutomationCore:
+def crash_silent_runs(settings: Settings) -> AutomationCore:
     """The heartbeat check: after a heartbeat, another heartbeat or an end within the window."""
     return AutomationCore(
         name=CRASH_SILENT,
@@ -122,14 +99,14 @@ def crash_silent_runs(settings: OpsSettings) -> AutomationCore:
     )
 
 
-def restart_crashed_nights(settings: OpsSettings) -> AutomationCore:
+def restart_crashed_nights(settings: Settings) -> AutomationCore:
     """Schedules the same flow run again, as `prefect flow-run retry` does: its parameters and
     its scheduled date (the night) are kept; `prefect.run-count` bounds the restarts."""
     attempts = [str(n) for n in range(1, settings.max_restarts + 1)]
     return AutomationCore(
         name=RESTART_CRASHED,
         description=f"A crashed run of {FLOW}/{DEPLOYMENT} runs again, at most "
-        f"{settings.max_restarts} times, resuming from its persisted per-app results.",
+        f"{settings.max_restarts} times, asking X only for apps the ledger does not hold.",
         enabled=settings.max_restarts > 0,
         trigger=EventTrigger(
             posture=Posture.Reactive,
@@ -173,7 +150,7 @@ def notify_failed_runs(block_id: UUID) -> AutomationCore:
     )
 
 
-def notify_missed_nights(settings: OpsSettings, block_id: UUID) -> AutomationCore:
+def notify_missed_nights(settings: Settings, block_id: UUID) -> AutomationCore:
     """Started (Pending: a worker took it) or `Late` (nobody did): some run of the deployment
     must reach `Completed` within the deadline, or the night is reported missed."""
     hours = settings.night_deadline_seconds / 3600
@@ -205,7 +182,7 @@ def notify_missed_nights(settings: OpsSettings, block_id: UUID) -> AutomationCor
     )
 
 
-def automations(settings: OpsSettings, block_id: UUID | None) -> list[AutomationCore]:
+def automations(settings: Settings, block_id: UUID | None) -> list[AutomationCore]:
     """Everything `appbuzz setup` keeps on the server; notifications only with a block."""
     wanted = [crash_silent_runs(settings), restart_crashed_nights(settings)]
     if block_id is not None:

@@ -1,47 +1,66 @@
-"""Runtime configuration, read once from the environment (CLI flags win over it)."""
+"""appbuzz's configuration: one class, read once from the environment (and `.env`); the CLI's
+flags and the flow's parameters override its fields in one place (`Settings.overridden`).
+
+The spike rule's thresholds are declared by `transforms.trends.SpikeRule` (the settings are a
+rule too, and hand the API a plain copy); what `appbuzz setup` keeps on a Prefect server (the
+pool, the X API limit, the alerts, the self-healing automations) is part of the same class.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sinks.trends import SpikeRule
+from transforms.errors import SettingInvalid
 from transforms.queries import DEFAULT_TEMPLATE, check_template
+from transforms.trends import SpikeRule
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# what only `appbuzz setup` reads (a worker's runs never do)
+SETUP_FIELDS = (
+    "x_api_limit", "crash_after_seconds", "max_restarts", "night_deadline_seconds",
+    "alert_webhook_url", "alert_block", "work_pool",
+)  # fmt: skip
 
 
 class Settings(SpikeRule, BaseSettings):
-    """Everything appbuzz reads from the environment; secrets stay `SecretStr`.
-
-    The spike thresholds (`APPBUZZ_SPIKE_*`, `APPBUZZ_TREND_WINDOW_NIGHTS`) come from `SpikeRule`,
-    which the API reads on its own.
-    """
+    """Everything appbuzz reads from the environment; secrets stay `SecretStr`."""
 
     # empty means unset: compose passes `X_BEARER_TOKEN=` on as "" when .env leaves it empty
-    model_config = SettingsConfigDict(env_prefix="APPBUZZ_", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix="APPBUZZ_",
+        extra="ignore",
+        env_ignore_empty=True,
+        frozen=True,
+        validate_by_name=True,
+    )
 
     database_url: SecretStr = SecretStr("sqlite:///data/appbuzz.db")
     out_dir: Path = Path("out")
     max_reject_share: float = Field(default=0.01, ge=0.0, le=1.0)
-    # where task results (the mention counts) persist, so that a retried flow run resumes: every
-    # worker that may pick up a retry must see it. Unset: Prefect's own local storage path.
+    # where task results persist (Prefect's result cache of the counts: an accelerator, the
+    # ledger in the database is what a rerun trusts). Unset: Prefect's own local storage path.
     results_dir: Path | None = None
 
     x_bearer_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN"),
     )
+    # a Prefect Secret block holding the token, used when X_BEARER_TOKEN is not set
+    x_token_block: str | None = None
     x_api_base_url: str = Field(
         default="https://api.x.com", validation_alias=AliasChoices("X_API_BASE_URL")
     )
     x_max_concurrency: int = Field(default=5, ge=1, le=100)
-    # a Prefect global concurrency limit of this name, when the server has one, also applies
+    # a Prefect global concurrency limit of this name, when the server has one, also applies;
+    # `appbuzz setup` creates it with `x_api_limit` slots
     x_concurrency_limit: str = "x-api"
+    x_api_limit: int = Field(default=5, ge=1, le=1000)
     x_query_template: str = DEFAULT_TEMPLATE
     x_timeout_seconds: float = Field(default=30.0, gt=0)
     # 5xx, timeouts, dropped connections and malformed replies: retried here, not by Prefect
@@ -56,6 +75,21 @@ class Settings(SpikeRule, BaseSettings):
     x_price_per_post_usd: Decimal = Field(default=Decimal("0.005"), ge=0)
     # no request is sent whose worst case would take the run's spend past this (USD)
     x_max_spend_usd: Decimal = Field(default=Decimal("1"), ge=0)
+
+    # `appbuzz setup`: a run silent this long is `Crashed`. Keep it about 3x the heartbeat
+    # frequency set for the deployment's runs in prefect.yaml (PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    # 30 s: Prefect's minimum), so two late heartbeats on a busy machine are not a crash.
+    crash_after_seconds: int = Field(default=90, ge=31)
+    # how many times one night's crashed run is started again
+    max_restarts: int = Field(default=2, ge=0, le=10)
+    # a nightly run that has not `Completed` this long after it started (or went late) is alerted
+    night_deadline_seconds: int = Field(default=4 * 3600, ge=10)
+    # a webhook that gets the alerts as JSON {"subject": ..., "body": ...}; a secret (it may
+    # carry a token), stored in the Prefect block, never printed
+    alert_webhook_url: SecretStr | None = None
+    # the notification block the alerts go to: any Prefect notification block of this name
+    alert_block: str = "appbuzz-alerts"
+    work_pool: str = "appbuzz-process"
 
     @field_validator("x_bearer_token")
     @classmethod
@@ -84,6 +118,31 @@ class Settings(SpikeRule, BaseSettings):
             f"got {parts.scheme or 'no scheme'}://{parts.hostname or ''}"
         )
 
+    @property
+    def spike_rule(self) -> SpikeRule:
+        """The spike thresholds alone (what the API needs of the settings)."""
+        return SpikeRule.model_validate(self.model_dump(include=set(SpikeRule.model_fields)))
 
-def get_settings() -> Settings:
-    return Settings()
+    def overridden(self, **fields: Any) -> Settings:
+        """These settings with the fields a flag or a flow parameter gives (None: not given),
+        validated as the environment would be; `SettingInvalid` names the first that fails."""
+        given = {name: value for name, value in fields.items() if value is not None}
+        if not given:
+            return self
+        return _validated(lambda: self.model_validate({**dict(self), **given}))
+
+
+def _validated(build: Any) -> Settings:
+    try:
+        settings = build()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "settings"
+        raise SettingInvalid(f"setting {where}: {first['msg']}") from None
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def read_settings() -> Settings:
+    """The settings, or `SettingInvalid` naming the first one that does not validate."""
+    return _validated(Settings)

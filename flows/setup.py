@@ -2,7 +2,8 @@
 
 Creates what is missing and brings what exists to what the code says: the process work pool,
 the global concurrency limit for the X API, the notification block (from APPBUZZ_ALERT_WEBHOOK_URL
-when set) and the automations of `flows.automations`, one of each by name.
+when set), the automations of `flows.automations`, one of each by name, and (asked with
+`--x-token-from-env`) the Secret block APPBUZZ_X_TOKEN_BLOCK holding X_BEARER_TOKEN.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from uuid import UUID
 
 import httpx
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
+from prefect.blocks.system import Secret
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.actions import (
-    GlobalConcurrencyLimitCreate,
-    GlobalConcurrencyLimitUpdate,
-    WorkPoolCreate,
-)
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.events.schemas.automations import AutomationCore
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import get_current_settings
+from pydantic import SecretStr
 
-from flows.automations import PREFIX, OpsSettings, automations
+from flows.automations import PREFIX, automations
+from flows.concurrency import ensure_limit
+from flows.settings import Settings, read_settings
+from transforms.errors import SettingInvalid
+
+DEFAULT_TOKEN_BLOCK = "appbuzz-x-token"
 
 
 def ensure_work_pool(client: SyncPrefectClient, name: str) -> str:
@@ -40,19 +44,7 @@ def ensure_work_pool(client: SyncPrefectClient, name: str) -> str:
         return f"work pool {name}: created"
 
 
-def ensure_limit(client: SyncPrefectClient, name: str, limit: int) -> str:
-    try:
-        current = client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
-        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
-        return f"concurrency limit {name}: created, {limit}"
-    if current.limit == limit:
-        return f"concurrency limit {name}: kept, {limit}"
-    client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=limit))
-    return f"concurrency limit {name}: {current.limit} -> {limit}"
-
-
-def ensure_alert_block(client: SyncPrefectClient, settings: OpsSettings) -> tuple[UUID | None, str]:
+def ensure_alert_block(client: SyncPrefectClient, settings: Settings) -> tuple[UUID | None, str]:
     """The block the alerts go to: written from the webhook URL when it is set, otherwise any
     notification block already saved under the name (Slack, e-mail, ... made in the UI)."""
     name = settings.alert_block
@@ -100,13 +92,25 @@ def apply_automations(client: SyncPrefectClient, wanted: list[AutomationCore]) -
     return said
 
 
-def setup(settings: OpsSettings) -> list[str]:
-    """Bring the server of PREFECT_API_URL to what appbuzz needs; one line per thing done."""
+def store_x_token(token: SecretStr, block: str | None) -> str:
+    """The token into the Secret block `block` (default `appbuzz-x-token`), so workers need no
+    token of their own; the value is never printed."""
+    name = block or DEFAULT_TOKEN_BLOCK
+    Secret(value=token).save(name, overwrite=True)
+    hint = "" if block else f" (set APPBUZZ_X_TOKEN_BLOCK={name} on the workers)"
+    return f"secret block {name}: X_BEARER_TOKEN stored{hint}"
+
+
+def setup(settings: Settings, x_token: SecretStr | None = None) -> list[str]:
+    """Bring the server of PREFECT_API_URL to what appbuzz needs (and store `x_token` in the
+    Secret block, when given); one line per thing done."""
     with get_client(sync_client=True) as client:
         lines = [
             ensure_work_pool(client, settings.work_pool),
             ensure_limit(client, settings.x_concurrency_limit, settings.x_api_limit),
         ]
+        if x_token is not None:
+            lines.append(store_x_token(x_token, settings.x_token_block))
         block_id, said = ensure_alert_block(client, settings)
         lines.append(said)
         lines += apply_automations(client, automations(settings, block_id))
@@ -115,23 +119,19 @@ def setup(settings: OpsSettings) -> list[str]:
 
 def setup_command(args: argparse.Namespace) -> int:
     """The CLI's `setup`: one line per thing done; a missing or unreachable server is one line."""
-    from pydantic import ValidationError
-
     try:
-        settings = OpsSettings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        print(
-            f"appbuzz: setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr
-        )
+        settings = read_settings().overridden(x_api_limit=args.x_api_limit)
+        token = settings.x_bearer_token if args.x_token_from_env else None
+        if args.x_token_from_env and token is None:
+            raise SettingInvalid("--x-token-from-env: X_BEARER_TOKEN is not set")
+    except SettingInvalid as error:
+        print(f"appbuzz: {error}", file=sys.stderr)
         return 2
-    if args.x_api_limit is not None:
-        settings = settings.model_copy(update={"x_api_limit": args.x_api_limit})
     if not get_current_settings().api.url:
         print("appbuzz: setup needs a Prefect server: set PREFECT_API_URL", file=sys.stderr)
         return 2
     try:
-        lines = setup(settings)
+        lines = setup(settings, token)
     except (httpx.HTTPError, PrefectHTTPStatusError) as error:
         print(
             f"appbuzz: the Prefect server at {get_current_settings().api.url} said: {error}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -76,6 +77,31 @@ app_mentions = Table(
     # added after the first release: nullable, so older databases gain them in place
     Column("posts_consumed", BigInteger),
     Column("x_cost_usd", USD),
+)
+
+# The ledger of counts: each app's count for a night and selection, written as X answers it (a
+# failure too, with what it cost), so no retry or rerun on any host asks X again for a settled
+# count. The snapshot load and the files read it; `--recount` replaces what it holds.
+mention_ledger = Table(
+    "mention_ledger",
+    metadata,
+    Column("snapshot_date", Date, primary_key=True),
+    Column("selection", Text, primary_key=True),
+    Column("app_id", BigInteger, primary_key=True),
+    Column("mention_query", Text),  # null: the name has no searchable words
+    Column("strategy", String(16), nullable=False),
+    Column("max_pages", Integer),  # null for the counts strategy
+    Column("n_citacoes", BigInteger),
+    Column("mention_status", String(16), nullable=False),
+    Column("mention_error", Text),
+    Column("window_start", DateTime(timezone=True)),
+    Column("window_end", DateTime(timezone=True)),
+    Column("x_requests", Integer, nullable=False),
+    Column("posts_consumed", BigInteger, nullable=False),
+    Column("x_cost_usd", USD, nullable=False),
+    Column("settled", Boolean, nullable=False),  # X's whole answer: reused, never asked again
+    Column("run_id", String(36), nullable=False),  # the appbuzz run that counted it
+    Column("counted_at", DateTime(timezone=True), nullable=False),
 )
 
 # The validated catalogue, one row per app and catalogue version (the file's sha256), so mentions

@@ -26,8 +26,6 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import (
     Boolean,
     Connection,
@@ -45,6 +43,7 @@ from sqlalchemy import (
 )
 
 from sinks.tables import app_mentions
+from transforms.trends import SpikeRule
 
 # Appended after the files' original columns, in this order (the contract of apps.csv/json).
 TREND_COLUMNS = ("prev_n_citacoes", "change", "change_pct", "prev_rank", "spike")
@@ -62,17 +61,6 @@ TREND_TYPES: dict[str, type] = {
     "prev_rank": int,
     "spike": bool,
 }
-
-
-class SpikeRule(BaseSettings):
-    """When a night's count is a spike; read from the environment (`APPBUZZ_SPIKE_*`)."""
-
-    model_config = SettingsConfigDict(env_prefix="APPBUZZ_", extra="ignore", env_ignore_empty=True)
-
-    spike_min_nights: int = Field(default=7, ge=2, le=365)
-    spike_min_mentions: int = Field(default=20, ge=0)
-    spike_sigmas: float = Field(default=3.0, gt=0)
-    trend_window_nights: int = Field(default=14, ge=2, le=365)
 
 
 @dataclass(frozen=True)

@@ -5,37 +5,130 @@ Copies of this data set in circulation differ: with or without the leading row-n
 line endings, extra or reordered columns. Columns are found by name, so all of those read alike.
 Everything is read as text: turning text into numbers is validation's job, so a word where a
 number belongs quarantines one row instead of failing the file.
+
+A run opens its catalogue once (`CatalogueFile.open`: the head read and checked) and hashes it
+once (started in the background at open, taken when the version is first asked for).
+`InMemoryCatalogue` offers the same to tests of the tasks, from a frame.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-from dataclasses import dataclass
+import hashlib
+import io
+import os
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
+from sources.content_hash import file_sha256, prefetch_sha256
 from transforms.errors import InputRejected
 from transforms.schema import REQUIRED_COLUMNS
 
 SAMPLE_CATALOGUE = Path(__file__).with_name("data") / "sample_catalogue.csv"
 SEPARATORS = (",", ";", "\t")
 _HEAD_BYTES = 64 * 1024
+# The streaming CSV reader's chunk, in bytes. Polars' default keeps several 30+ MB chunks in
+# flight (~340 MB peak at 7.2 million rows); 4 MiB chunks need ~170 MB and parse as fast; 1 MiB
+# needs ~90 MB but parses 15% slower. Polars reads it from the environment on every query; an
+# explicit setting wins.
+CSV_CHUNK_BYTES = str(4 << 20)
 
 
-@dataclass(frozen=True)
+class Catalogue(Protocol):
+    """A run's catalogue: where it came from, its version, its rows as text, lazily."""
+
+    @property
+    def source_path(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    def scan(self) -> pl.LazyFrame: ...
+
+    def collect(self, *plans: pl.LazyFrame) -> list[pl.DataFrame]: ...
+
+
+@dataclass
 class CatalogueFile:
     """A file that passed the cheap checks: it exists, is text, and has the required columns."""
 
     path: Path
     separator: str
     columns: tuple[str, ...]
+    _sha256: str | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, path: str | Path) -> CatalogueFile:
+        """Check the file's head (one read) and start hashing it in the background; raise
+        `InputRejected` with one line when it cannot be a catalogue."""
+        catalogue = cls(*_checked_head(Path(path)))
+        prefetch_sha256(catalogue.path)
+        return catalogue
+
+    @property
+    def source_path(self) -> str:
+        return str(self.path)
+
+    @property
+    def sha256(self) -> str:
+        """The file's version: hashed once per run, whoever asks first waits for it."""
+        with self._lock:
+            if self._sha256 is None:
+                self._sha256 = file_sha256(self.path)
+            return self._sha256
+
+    def scan(self) -> pl.LazyFrame:
+        """The required columns as text, lazily; nothing is read until the plan is collected."""
+        os.environ.setdefault("POLARS_CSV_CHUNK_SIZE", CSV_CHUNK_BYTES)
+        return pl.scan_csv(
+            self.path,
+            separator=self.separator,
+            infer_schema=False,
+            with_column_names=lambda names: [n.strip() for n in names],
+            quote_char='"',
+            raise_if_empty=False,
+        ).select(REQUIRED_COLUMNS)
+
+    def collect(self, *plans: pl.LazyFrame) -> list[pl.DataFrame]:
+        """Collect plans over one scan together (the file is read once), streaming.
+
+        A file that turns out not to be readable text or well-formed CSV past its head is
+        rejected with the line where it went wrong, when that can be found.
+        """
+        try:
+            return pl.collect_all(plans, engine="streaming")
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as error:
+            raise _unreadable(self.path, self.separator, error) from None
 
 
-def open_catalogue(path: str | Path) -> CatalogueFile:
+@dataclass
+class InMemoryCatalogue:
+    """A catalogue held in memory, its cells as text as a file would read: for task tests."""
+
+    rows: pl.DataFrame
+    source_path: str = "memory:catalogue.csv"
+
+    @property
+    def sha256(self) -> str:
+        buffer = io.BytesIO()
+        self.rows.write_csv(buffer)
+        return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+    def scan(self) -> pl.LazyFrame:
+        return self.rows.lazy().select(pl.col(REQUIRED_COLUMNS).cast(pl.String))
+
+    def collect(self, *plans: pl.LazyFrame) -> list[pl.DataFrame]:
+        return pl.collect_all(plans, engine="streaming")
+
+
+def _checked_head(path: Path) -> tuple[Path, str, tuple[str, ...]]:
     """Check what can be checked from the file's head; raise `InputRejected` with one line."""
-    path = Path(path)
     if not path.exists():
         raise InputRejected(f"{path}: no such file (expected an App Store catalogue CSV)")
     if path.is_dir():
@@ -61,7 +154,7 @@ def open_catalogue(path: str | Path) -> CatalogueFile:
             f"{path}: line 1: missing required column {', '.join(map(repr, missing))} "
             f"(the header must name {', '.join(REQUIRED_COLUMNS)})"
         )
-    return CatalogueFile(path=path, separator=separator, columns=columns)
+    return path, separator, columns
 
 
 def _first_line(path: Path, head: bytes) -> str:
@@ -72,41 +165,20 @@ def _first_line(path: Path, head: bytes) -> str:
         raise InputRejected(f"{path}: line 1 is not valid UTF-8 text") from None
 
 
-def scan_catalogue(catalogue: CatalogueFile) -> pl.LazyFrame:
-    """The required columns as text, lazily; nothing is read until the plan is collected."""
-    return pl.scan_csv(
-        catalogue.path,
-        separator=catalogue.separator,
-        infer_schema=False,
-        with_column_names=lambda names: [n.strip() for n in names],
-        quote_char='"',
-        raise_if_empty=False,
-    ).select(REQUIRED_COLUMNS)
-
-
-def collect_catalogue(catalogue: CatalogueFile, *plans: pl.LazyFrame) -> list[pl.DataFrame]:
-    """Collect plans over one scan together (the file is read once), streaming.
-
-    A file that turns out not to be readable text or well-formed CSV past its head is rejected
-    with the line where it went wrong, when that can be found.
-    """
-    try:
-        return pl.collect_all(plans, engine="streaming")
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as error:
-        line = first_invalid_utf8_line(catalogue.path)
-        if line is not None:
-            raise InputRejected(f"{catalogue.path}: line {line} is not valid UTF-8 text") from None
-        malformed = first_malformed_line(catalogue.path, catalogue.separator)
-        if malformed is not None:
-            line, reason = malformed
-            raise InputRejected(
-                f"{catalogue.path}: line {line} is not well-formed CSV ({reason}; a field with "
-                f"the separator, a quote or a line break in it must be quoted, quotes doubled)"
-            ) from None
-        first = (str(error).strip().splitlines() or ["unreadable"])[0]
-        raise InputRejected(
-            f"{catalogue.path}: is not a readable CSV catalogue ({first})"
-        ) from None
+def _unreadable(path: Path, separator: str, error: Exception) -> InputRejected:
+    """The one line for a file that failed past its head: where, when that can be found."""
+    line = first_invalid_utf8_line(path)
+    if line is not None:
+        return InputRejected(f"{path}: line {line} is not valid UTF-8 text")
+    malformed = first_malformed_line(path, separator)
+    if malformed is not None:
+        line, reason = malformed
+        return InputRejected(
+            f"{path}: line {line} is not well-formed CSV ({reason}; a field with the "
+            "separator, a quote or a line break in it must be quoted, quotes doubled)"
+        )
+    first = (str(error).strip().splitlines() or ["unreadable"])[0]
+    return InputRejected(f"{path}: is not a readable CSV catalogue ({first})")
 
 
 def first_invalid_utf8_line(path: Path) -> int | None:
@@ -152,9 +224,10 @@ def first_malformed_line(path: Path, separator: str) -> tuple[int, str] | None:
 
 
 __all__ = [
+    "SAMPLE_CATALOGUE",
+    "Catalogue",
     "CatalogueFile",
+    "InMemoryCatalogue",
     "first_invalid_utf8_line",
     "first_malformed_line",
-    "open_catalogue",
-    "scan_catalogue",
 ]

@@ -4,12 +4,15 @@
 - `search`: `GET /2/tweets/search/recent`, 100 posts a page, `next_token` followed up to
   `max_pages` pages; the count is the posts seen, `capped` when pages remained.
 
-What each fault means is one table (`RULES`): transient faults (5xx, timeouts, dropped
-connections, malformed replies) are retried with backoff and jitter, a 429 is sent again once the
-rate gate lets it (the gate knows when the window resets), and both are bounded by a tenacity
-`Retrying` built from the policy; a refused token or a spent account stops all enrichment and
-raises its typed error; anything else fails that app with the API's message. No tweepy or
-requests exception leaves this module: they hold the request, and the request holds the token.
+What each fault means is one table (`sources.x_errors.RULES`); here transient faults are sent
+again with backoff and jitter and a 429 once the rate gate lets it (the gate knows when the window
+resets), both bounded by a tenacity `Retrying` built from the policy; a refused token or a spent
+account stops all enrichment and raises its typed error; anything else fails that app with the
+API's message. No tweepy or requests exception leaves this module: they hold the request, and the
+request holds the token.
+
+`XApi` is the live resource; `sources.x_memory.InMemoryX` answers the same calls from a table,
+for tests of the tasks that use it (`MentionCounter` is what both offer).
 """
 
 from __future__ import annotations
@@ -20,179 +23,64 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
-import requests
 import tweepy
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from sources.rate_limit import Budget, RateGate
+from sources.rate_limit import Budget, RateGate, WaitNotice
 from sources.x_client import Meter, Traffic, make_client
-from sources.x_spend import Ledger
-from transforms.cost import ZERO, Prices
+from sources.x_errors import STOPS_THE_RUN, Verdict, classify
+from sources.x_spend import SpendCap
+from transforms.cost import Prices
 from transforms.errors import (
-    RateLimitWaitTooLong,
+    XApiError,
     XEnrichmentStopped,
     XSpendCapReached,
     XTokenRefused,
     XUsageCapped,
 )
+from transforms.mentions import MentionCount, MentionStatus
 
 STRATEGIES = ("counts", "search")
 ENDPOINTS = {"counts": "/2/tweets/counts/recent", "search": "/2/tweets/search/recent"}
 SEARCH_PAGE_SIZE = 100
 MAX_BACKOFF_SECONDS = 60.0
 
-__all__ = ["MentionCount", "RetryPolicy", "XApi"]
+__all__ = ["MentionCounter", "RetryPolicy", "XApi"]
+
+
+class MentionCounter(Protocol):
+    """The X API as a run's tasks use it: the live `XApi`, or `InMemoryX` in tests."""
+
+    base_url: str
+
+    def count(self, query: str, strategy: str = "counts", max_pages: int = 10) -> MentionCount:
+        """One query's count; raises `XTokenRefused`, `XUsageCapped` or `XEnrichmentStopped`
+        when the run stops counting."""
+        ...
+
+    def budget(self, strategy: str) -> Budget: ...
+
+    def on_wait(self, listener: Callable[[WaitNotice], None]) -> None:
+        """Tell `listener` of every wait for a rate-limit window (progress, logs)."""
+        ...
+
+    @property
+    def stop(self) -> XApiError | None:
+        """Why counting stopped for the whole run (token refused, account spent), or None."""
+        ...
+
+    @property
+    def spent(self) -> Decimal: ...
+
+    def close(self) -> None: ...
 
 
 class _MentionFailed(Exception):
     """This app cannot be counted; the message says why, on one line."""
-
-
-@dataclass(frozen=True)
-class MentionCount:
-    """One app's result; requests, posts and cost are what was spent, even on failure."""
-
-    mentions: int | None
-    mention_status: str
-    mention_error: str | None = None
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    x_requests: int = 0
-    posts_consumed: int = 0
-    x_cost_usd: Decimal = ZERO
-    final: bool = True  # False: the spend cap, not the API, decided (never cached)
-
-
-def _one_line(text: str, limit: int = 500) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _status(error: tweepy.HTTPException) -> int | None:
-    status = getattr(error.response, "status_code", None) or getattr(error.response, "status", None)
-    return status if isinstance(status, int) else None
-
-
-def describe_http_error(error: tweepy.HTTPException) -> str:
-    """`400 Bad Request: <the API's message>`, on one line."""
-    response = error.response
-    head = f"{_status(error) or ''} {getattr(response, 'reason', '') or ''}".strip()
-    messages = [m for m in error.api_messages if isinstance(m, str) and m.strip()]
-    return _one_line(f"{head}: {'; '.join(messages)}" if messages else head)
-
-
-def refusal_message(error: tweepy.HTTPException) -> str:
-    """The run's one line when the token is refused; it names the setting, never its value."""
-    what = describe_http_error(error)
-    if isinstance(error, tweepy.Forbidden):
-        hint = "check that X_BEARER_TOKEN belongs to a project whose plan includes this endpoint"
-    else:
-        hint = "set X_BEARER_TOKEN to a valid app-only bearer token"
-    return f"the X API refused X_BEARER_TOKEN ({what}); {hint}"
-
-
-def _problem(error: tweepy.HTTPException) -> dict[str, Any]:
-    try:
-        body = error.response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def spent_message(error: tweepy.HTTPException) -> str:
-    """The run's one line when the account is spent: which cap, and for what period."""
-    if _status(error) == 402:
-        return (
-            "the X API account's credits are exhausted (402 Payment Required): no request "
-            "can succeed until credits are bought; a retry then counts the apps left"
-        )
-    problem = _problem(error)
-    period = str(problem.get("period") or "unknown period")
-    detail = _one_line(str(problem.get("detail") or problem.get("title") or "usage capped"), 200)
-    return (
-        f"the X API account's {period} usage cap is spent (429 {detail}): no request can "
-        f"succeed until the {period.lower()} cap resets or is raised; a retry then counts "
-        "the apps left"
-    )
-
-
-def _usage_capped(error: BaseException) -> bool:
-    if not isinstance(error, tweepy.HTTPException):
-        return False
-    if _status(error) == 402:
-        return True
-    problem = _problem(error)
-    kind, title = str(problem.get("type", "")), str(problem.get("title", ""))
-    return _status(error) == 429 and (kind.endswith("usage-capped") or title == "UsageCapExceeded")
-
-
-class Verdict(StrEnum):
-    """What a failed attempt means for the request, the app and the run."""
-
-    TRANSIENT = "transient"  # sent again after a backoff
-    RATE_LIMITED = "rate-limited"  # sent again when the rate gate lets it
-    FAILED = "failed"  # this app is not counted
-    REFUSED = "refused"  # the token is refused: the run stops
-    SPENT = "spent"  # the account's cap or credits are spent: the run stops
-    STOPPED = "stopped"  # not sent (the run is stopping, or the spend cap): passed on as is
-
-
-@dataclass(frozen=True)
-class Rule:
-    errors: tuple[type[BaseException], ...]
-    verdict: Verdict
-    describe: Callable[[Any], str]
-    when: Callable[[BaseException], bool] = lambda _error: True
-
-
-def _fixed(text: str) -> Callable[[Any], str]:
-    return lambda _error: text
-
-
-# first match wins: the order goes from the specific to the general
-RULES: tuple[Rule, ...] = (
-    Rule((XEnrichmentStopped, XSpendCapReached), Verdict.STOPPED, str),
-    Rule((RateLimitWaitTooLong,), Verdict.FAILED, str),
-    Rule((tweepy.HTTPException,), Verdict.SPENT, spent_message, _usage_capped),
-    Rule((tweepy.TooManyRequests,), Verdict.RATE_LIMITED, _fixed("429 Too Many Requests")),
-    Rule((tweepy.Unauthorized, tweepy.Forbidden), Verdict.REFUSED, refusal_message),
-    Rule((tweepy.TwitterServerError,), Verdict.TRANSIENT, describe_http_error),
-    Rule((tweepy.HTTPException,), Verdict.FAILED, describe_http_error),
-    Rule(
-        (requests.JSONDecodeError,),
-        Verdict.TRANSIENT,
-        _fixed("malformed JSON in the X API's reply"),
-    ),
-    Rule(
-        (requests.exceptions.SSLError,),
-        Verdict.FAILED,
-        _fixed("TLS handshake with the X API failed"),
-    ),
-    Rule((requests.Timeout,), Verdict.TRANSIENT, _fixed("the X API did not answer in time")),
-    Rule(
-        (requests.ConnectionError, requests.exceptions.ChunkedEncodingError),
-        Verdict.TRANSIENT,
-        _fixed("the connection to the X API was lost"),
-    ),
-    Rule(
-        (requests.RequestException,),
-        Verdict.FAILED,
-        lambda error: f"request to the X API failed ({type(error).__name__})",
-    ),
-)
-
-
-def classify(error: BaseException) -> tuple[Verdict, str]:
-    """The verdict on a failed attempt and its one-line description."""
-    for rule in RULES:
-        if isinstance(error, rule.errors) and rule.when(error):
-            return rule.verdict, rule.describe(error)
-    raise error  # not an API fault: a bug, let it show
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -260,10 +148,9 @@ class XApi:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.prices = prices or Prices()
-        ledger = Ledger(self.prices, max_spend)
-        self.traffic = Traffic(max_concurrency, gate or RateGate(), shared_slot, ledger)
+        cap = SpendCap(self.prices, max_spend)
+        self.traffic = Traffic(max_concurrency, gate or RateGate(), shared_slot, cap)
         self._client = make_client(token, self.base_url, timeout, self.traffic)
-        self.account_spent = False  # the stop came from a spent account, not a refused token
 
     def __repr__(self) -> str:
         return f"XApi(base_url={self.base_url!r})"
@@ -278,18 +165,21 @@ class XApi:
         self._client.session.close()
 
     @property
-    def refusal(self) -> str | None:
+    def stop(self) -> XApiError | None:
         """Why enrichment was stopped (token refused, account spent), or None."""
-        return self.traffic.refusal
+        return self.traffic.stopped_by
 
     @property
     def spent(self) -> Decimal:
         """What this run's requests cost so far."""
-        return self.traffic.ledger.spent
+        return self.traffic.spend_cap.spent
 
     def budget(self, strategy: str) -> Budget:
         """What is left of the rate-limit window of the endpoint `strategy` uses."""
         return self.traffic.gate.budget(ENDPOINTS[strategy])
+
+    def on_wait(self, listener: Callable[[WaitNotice], None]) -> None:
+        self.traffic.gate.on_wait = listener
 
     def count(self, query: str, strategy: str = "counts", max_pages: int = 10) -> MentionCount:
         """Count one query. Raises `XTokenRefused`, `XUsageCapped` or `XEnrichmentStopped` (the run
@@ -302,18 +192,25 @@ class XApi:
                     return self._counts(query, meter)
                 return self._search(query, max_pages, meter)
             except _MentionFailed as error:
-                return self._result(None, "failed", meter, str(error))
+                return self._result(None, MentionStatus.FAILED, meter, str(error))
             except XSpendCapReached as error:
                 if self.traffic.stopped:  # the run is stopping: not the cap's doing
                     raise XEnrichmentStopped("enrichment stopped") from None
-                return self._result(None, "skipped", meter, f"not counted: {error}", final=False)
+                return self._result(None, MentionStatus.SKIPPED, meter, f"not counted: {error}")
 
     def _result(
-        self, mentions: int | None, status: str, meter: Meter, error: str | None = None, **more: Any
+        self,
+        mentions: int | None,
+        status: MentionStatus,
+        meter: Meter,
+        error: str | None = None,
+        *,
+        settled: bool = False,
+        **window: datetime | None,
     ) -> MentionCount:
         return MentionCount(
-            mentions, status, error, x_requests=meter.requests, posts_consumed=meter.posts,
-            x_cost_usd=meter.cost, **more,
+            mentions, status.value, error, x_requests=meter.requests, posts_consumed=meter.posts,
+            x_cost_usd=meter.cost, settled=settled, **window,
         )  # fmt: skip
 
     def _counts(self, query: str, meter: Meter) -> MentionCount:
@@ -325,7 +222,7 @@ class XApi:
             raise _MentionFailed("unexpected reply from the X API: no meta.total_tweet_count")
         buckets = reply.data if isinstance(reply.data, list) else []
         return self._result(
-            total, "ok", meter,
+            total, MentionStatus.OK, meter, settled=True,
             window_start=_parse_time(buckets[0].get("start")) if buckets else None,
             window_end=_parse_time(buckets[-1].get("end")) if buckets else None,
         )  # fmt: skip
@@ -345,12 +242,13 @@ class XApi:
                 if page == 0 or self.traffic.stopped:
                     raise
                 return self._result(
-                    meter.posts, "capped", meter, f"stopped early: {error}", final=False
+                    meter.posts, MentionStatus.CAPPED, meter, f"stopped early: {error}"
                 )
             next_token = reply.meta.get("next_token")
             if not next_token:
                 break
-        return self._result(meter.posts, "capped" if next_token else "ok", meter)
+        status = MentionStatus.CAPPED if next_token else MentionStatus.OK
+        return self._result(meter.posts, status, meter, settled=True)
 
     def _request(
         self, call: Callable[[], tweepy.Response], strategy: str, meter: Meter
@@ -371,11 +269,10 @@ class XApi:
         verdict, message = classify(failure)
         if verdict is Verdict.STOPPED:
             raise failure
-        if verdict in (Verdict.REFUSED, Verdict.SPENT):
-            if verdict is Verdict.SPENT and self.traffic.refusal is None:
-                self.account_spent = True
-            self.traffic.stop(message)
-            raise (XTokenRefused if verdict is Verdict.REFUSED else XUsageCapped)(message) from None
+        if verdict in STOPS_THE_RUN:
+            stop = (XTokenRefused if verdict is Verdict.REFUSED else XUsageCapped)(message)
+            self.traffic.stop(stop)
+            raise stop from None
         tries = attempts.seen[verdict]
         if verdict is Verdict.RATE_LIMITED:
             message = f"{message} {tries} times in a row from the X API"
@@ -387,7 +284,7 @@ class XApi:
         self, call: Callable[[], tweepy.Response], strategy: str, meter: Meter
     ) -> tweepy.Response:
         """One attempt, its worst case held against the spend cap and its real cost charged."""
-        with self.traffic.ledger.hold(self.prices.worst(strategy)) as charge:
+        with self.traffic.spend_cap.hold(self.prices.worst(strategy)) as charge:
             reply = call()
             posts = len(reply.data or []) if strategy == "search" else 0
             cost = self.prices.bill(strategy, posts)

@@ -5,8 +5,9 @@ request to `X_API_BASE_URL` instead (a gateway, or the loopback fake the tests u
 timeout (tweepy sets none), and makes it wait its turn: no request leaves after enrichment was
 stopped, at most `max_concurrency` are in flight (plus a Prefect global concurrency limit when
 one is configured), and none is sent into a spent rate-limit window. Every reply's rate-limit
-headers go back to the gate, whatever its status. A reply that says the token is refused or the
-account is spent (a usage-capped 429, a 402) stops all traffic before its slot frees.
+headers go back to the gate, whatever its status. A reply that the error table
+(`sources.x_errors`) says stops the run (the token refused, the account spent) stops all traffic
+before its slot frees.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
 from sources.rate_limit import RateGate
-from sources.x_spend import Ledger
+from sources.x_errors import STOPS_THE_RUN, reply_verdict
+from sources.x_spend import SpendCap
 from transforms.cost import ZERO, Prices
-from transforms.errors import GateClosed, XEnrichmentStopped
+from transforms.errors import GateClosed, XApiError, XEnrichmentStopped
 from transforms.redaction import RedactingFilter
 
 TWITTER_HOST = "https://api.twitter.com"
@@ -36,26 +38,6 @@ TWITTER_HOST = "https://api.twitter.com"
 
 # tweepy logs request headers at DEBUG, bearer token included: never let that through
 logging.getLogger("tweepy.client").addFilter(RedactingFilter())
-
-
-USAGE_CAPPED = "usage-capped"
-
-
-def account_spent(response: requests.Response) -> bool:
-    """A 402 (credits exhausted), or a 429 whose problem type is `.../usage-capped`: not a
-    rate limit, so waiting for the window does not help."""
-    if response.status_code == 402:
-        return True
-    if response.status_code != 429:
-        return False
-    try:
-        problem = response.json()
-    except ValueError:
-        return False
-    if not isinstance(problem, dict):
-        return False
-    kind, title = str(problem.get("type", "")), str(problem.get("title", ""))
-    return kind.endswith(USAGE_CAPPED) or title == "UsageCapExceeded"
 
 
 @dataclass
@@ -76,30 +58,30 @@ class Traffic:
         max_concurrency: int,
         gate: RateGate,
         shared_slot: Callable[[], AbstractContextManager[object]] | None = None,
-        ledger: Ledger | None = None,
+        spend_cap: SpendCap | None = None,
     ) -> None:
         self.max_concurrency = max_concurrency
         self.gate = gate
-        self.ledger = ledger or Ledger(Prices(), None)
+        self.spend_cap = spend_cap or SpendCap(Prices(), None)
         self._meters = threading.local()
         self._local = threading.BoundedSemaphore(max_concurrency)
         self._shared_slot = shared_slot or nullcontext
         self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self.refusal: str | None = None
+        self.stopped_by: XApiError | None = None
 
     @property
     def stopped(self) -> bool:
         return self._stopped.is_set()
 
-    def stop(self, reason: str | None = None) -> None:
+    def stop(self, reason: XApiError | None = None) -> None:
         """Stop all enrichment now; the first reason given is the one kept."""
         with self._lock:
-            if reason and self.refusal is None:
-                self.refusal = reason
+            if reason is not None and self.stopped_by is None:
+                self.stopped_by = reason
         self._stopped.set()
         self.gate.close()
-        self.ledger.close()
+        self.spend_cap.close()
 
     @contextmanager
     def metering(self) -> Iterator[Meter]:
@@ -180,8 +162,8 @@ class XTransport(HTTPAdapter):
             except BaseException:
                 self.traffic.gate.observe(endpoint, None, {})
                 raise
-            if response.status_code in (401, 403) or account_spent(response):
-                self.traffic.stop()  # before this slot frees and before tweepy reads the body
+            if reply_verdict(response) in STOPS_THE_RUN:
+                self.traffic.stop()  # before this slot frees and before tweepy raises
             self.traffic.gate.observe(endpoint, response.status_code, response.headers)
         return response
 

@@ -16,7 +16,7 @@ from transforms.cost import ZERO, Prices, usd
 from transforms.errors import XSpendCapReached
 
 
-class Ledger:
+class SpendCap:
     """The run's spend so far, what requests in flight hold, and the cap (None: no cap)."""
 
     def __init__(self, prices: Prices, cap: Decimal | None) -> None:

@@ -25,6 +25,11 @@ class PlannedApp:
     id: int
     track_name: str
     query: str | None
+    held: bool = False  # the ledger holds this night's count: not asked again
+
+    @property
+    def asked(self) -> bool:
+        return self.query is not None and not self.held
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class Plan:
 
     @property
     def requests(self) -> int:
-        asked = sum(app.query is not None for app in self.apps)
+        asked = sum(app.asked for app in self.apps)
         return asked * (1 if self.strategy == "counts" else self.max_pages)
 
     @property
@@ -57,10 +62,11 @@ class Plan:
         """The plan as a person reads it: one line per app, then the run's totals."""
         lines = [f"plan for {self.selection}, strategy {self.strategy} (nothing sent to X):"]
         lines += [
-            f"  {app.rank:>3}. {app.track_name} (id {app.id}): "
-            + (app.query if app.query is not None else "no query: the name has no searchable words")
-            for app in self.apps
+            f"  {app.rank:>3}. {app.track_name} (id {app.id}): {_asks(app)}" for app in self.apps
         ]
+        held = sum(app.held for app in self.apps)
+        if held:
+            lines.append(f"  held in the ledger for this night: {held} of {len(self.apps)} apps")
         current, basic = LIMITS[self.strategy]
         cap = "within" if self.worst_cost <= self.max_spend else "beyond"
         lines += [
@@ -71,6 +77,12 @@ class Plan:
             f"legacy Basic plan ({basic}/15 min)",
         ]
         return lines
+
+
+def _asks(app: PlannedApp) -> str:
+    if app.query is None:
+        return "no query: the name has no searchable words"
+    return f"{app.query} (held in the ledger: not asked)" if app.held else app.query
 
 
 def _duration(seconds: int) -> str:

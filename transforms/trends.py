@@ -1,11 +1,26 @@
-"""What a person reads about change: the biggest mover and the spikes of one night (pure Polars).
+"""When a count is a spike, and what a person reads about change: the biggest mover and the
+spikes of one night (pure Polars).
 
-The figures themselves come from the database (`sinks.trends`); this only picks and words them.
+The figures themselves come from the database (`sinks.trends`); this holds the rule's thresholds
+and picks and words the results.
 """
 
 from __future__ import annotations
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SpikeRule(BaseModel):
+    """When a night's count is a spike: settings `APPBUZZ_SPIKE_*` and
+    `APPBUZZ_TREND_WINDOW_NIGHTS` (the settings class holds these fields, declared here once)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spike_min_nights: int = Field(default=7, ge=2, le=365)
+    spike_min_mentions: int = Field(default=20, ge=0)
+    spike_sigmas: float = Field(default=3.0, gt=0)
+    trend_window_nights: int = Field(default=14, ge=2, le=365)
 
 
 def _signed(value: float, suffix: str = "") -> str:

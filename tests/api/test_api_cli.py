@@ -18,7 +18,8 @@ from transforms.ranking import selection_name
 def test_default_selection_is_the_flows_default() -> None:
     import inspect
 
-    from flows.app_mentions import DEFAULT_GENRES, app_mentions
+    from flows.app_mentions import app_mentions
+    from transforms.defaults import DEFAULT_GENRES
 
     top_n = inspect.signature(app_mentions.fn).parameters["top_n"].default
     assert DEFAULT_SELECTION == selection_name(DEFAULT_GENRES, top_n) == "Book+Music/top10"

@@ -17,6 +17,7 @@ from tests.deploy.production import (
     production_env,
     workers,
 )
+from tests.support.prefect import PrefectApi
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +28,15 @@ def deployed(prefect_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     shell.run(CREATE_POOL).ok()
     shell.run(DEPLOY, timeout=180).ok()
     try:
-        yield Deployed(clone, shell, prefect_server.api_url)
+        yield Deployed(clone, shell, PrefectApi(prefect_server.api_url))
     finally:
         shell.stop_all()
 
 
 @pytest.fixture
 def worker(deployed: Deployed, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start `prefect worker start --pool appbuzz-process` with an environment; stopped after."""
+    """`worker(**env)`: one more `prefect worker start --pool appbuzz-process` for `deployed`
+    (a module may deploy to a server of its own), as many as asked; all stopped after, with
+    their flow runs."""
     with workers(deployed.shell.env, tmp_path) as start:
         yield start

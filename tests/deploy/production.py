@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.fake_x_api import FakeXApi
 from tests.support.environment import clean_env
+from tests.support.prefect import PrefectApi
 from tests.support.processes import stop_group, stop_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,16 +158,11 @@ def production_env(prefect_env: dict[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Deployed:
-    """A copy of the repo at another path, deployed from there to the session's server."""
+    """A copy of the repo at another path, deployed from there to a Prefect server."""
 
     clone: Path
     shell: Shell
-    api_url: str
-
-    def api(self, method: str, path: str, **kwargs) -> httpx.Response:
-        response = httpx.request(method, f"{self.api_url}{path}", timeout=10, **kwargs)
-        response.raise_for_status()
-        return response
+    prefect: PrefectApi
 
 
 @contextlib.contextmanager

@@ -15,11 +15,10 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from flows.automations import OpsSettings
-from flows.settings import Settings
-from sinks.trends import SpikeRule
+from flows.settings import SETUP_FIELDS, Settings
 from tests.deploy.production import CREATE_LIMIT, DEPLOY, ROOT, SETUP, START_WORKER
 from tests.support.environment import is_setting
+from transforms.trends import SpikeRule
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -48,10 +47,13 @@ def env_example() -> dict[str, str]:
 
 
 def settings_env_names() -> dict[str, list[str]]:
-    """Each Settings field and the variables that set it, first the one compose should pass."""
+    """Each Settings field a run reads and the variables that set it, first the one compose
+    should pass (`appbuzz setup`'s own fields are the deploy service's)."""
     prefix = Settings.model_config["env_prefix"]
     names = {}
     for name, field in Settings.model_fields.items():
+        if name in SETUP_FIELDS:
+            continue
         alias = field.validation_alias
         if isinstance(alias, AliasChoices):
             names[name] = [c for c in alias.choices if isinstance(c, str)]
@@ -160,8 +162,8 @@ def test_deploy_passes_the_self_healing_settings_from_env() -> None:
     # what an operator tunes of `appbuzz setup` (the pool and the limit's name are fixed by
     # prefect.yaml and the workers; the limit's size is SHARED_X_API_LIMIT on the command line)
     tunable = ("crash_after_seconds", "max_restarts", "night_deadline_seconds", "alert_webhook_url")
-    assert set(tunable) <= set(OpsSettings.model_fields)
-    prefix = OpsSettings.model_config["env_prefix"]
+    assert set(tunable) <= set(SETUP_FIELDS)
+    prefix = Settings.model_config["env_prefix"]
     passed = {k: v for k, v in services()["deploy"]["environment"].items() if k.startswith(prefix)}
     assert passed == {
         f"{prefix}{name.upper()}": f"${{{prefix}{name.upper()}:-}}" for name in tunable

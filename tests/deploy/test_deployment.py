@@ -70,7 +70,7 @@ def test_deploy_records_the_clone_and_inspect_shows_the_cron(deployed: Deployed)
 
     # the server turns the cron into runs at 03:00 UTC: asked here for what its scheduler service
     # does each minute (off on the tests' servers), then removed so no test's worker meets them
-    deployed.api("POST", f"/deployments/{spec['id']}/schedule", json={"min_runs": 3})
+    deployed.prefect.call("POST", f"/deployments/{spec['id']}/schedule", json={"min_runs": 3})
     body = {
         "deployments": {"id": {"any_": [spec["id"]]}},
         "flow_runs": {
@@ -78,14 +78,14 @@ def test_deploy_records_the_clone_and_inspect_shows_the_cron(deployed: Deployed)
             "tags": {"all_": ["auto-scheduled"]},
         },
     }
-    runs = deployed.api("POST", "/flow_runs/filter", json=body).json()
+    runs = deployed.prefect.call("POST", "/flow_runs/filter", json=body)
     try:
         starts = [datetime.fromisoformat(r["expected_start_time"]).astimezone(UTC) for r in runs]
         assert {(s.hour, s.minute, s.second) for s in starts} == {(3, 0, 0)}
         assert len({s.date() for s in starts}) == len(starts) >= 3  # one a night
     finally:
         for run in runs:
-            deployed.api("DELETE", f"/flow_runs/{run['id']}")
+            deployed.prefect.call("DELETE", f"/flow_runs/{run['id']}")
 
 
 def test_deployment_runs_on_a_process_worker_into_its_database(
@@ -97,7 +97,7 @@ def test_deployment_runs_on_a_process_worker_into_its_database(
 
     done = shell.run(RUN_NOW, timeout=180).ok()
     assert "Flow run finished successfully in 'Completed'" in done.output
-    run = deployed.api("GET", f"/flow_runs/{flow_run_id(done.output)}").json()
+    run = deployed.prefect.flow_run(flow_run_id(done.output))
     assert run["state_type"] == "COMPLETED"
     assert run["parameters"]["csv_path"] == str(catalogue_csv)
     # no snapshot_date given: the run files under its scheduled date, and its name says so
@@ -105,7 +105,7 @@ def test_deployment_runs_on_a_process_worker_into_its_database(
     assert run["name"] == f"{night.isoformat()} Book+Music/top10"
 
     backfill = shell.run(RUN_BACKFILL, timeout=180).ok()
-    back = deployed.api("GET", f"/flow_runs/{flow_run_id(backfill.output)}").json()
+    back = deployed.prefect.flow_run(flow_run_id(backfill.output))
     assert back["name"] == "2026-11-27 Book+Music/top3"
 
     runs = table_rows(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
@@ -125,12 +125,9 @@ def test_deployment_runs_on_a_process_worker_into_its_database(
     # the worker's APPBUZZ_OUT_DIR got the files; the run's summary artifact links them
     written = pl.read_csv(out / "apps.csv")
     assert written["id"].to_list() == [r["app_id"] for r in backfilled]
-    artifacts = deployed.api(
-        "POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
-    ).json()
-    summary = next(a for a in artifacts if a["key"] == "app-mentions-summary")
-    assert (out / "apps.csv").resolve().as_uri() in summary["data"]
-    assert "Book+Music/top10" in summary["data"]
+    summary = deployed.prefect.artifact(run["id"], "app-mentions-summary")
+    assert (out / "apps.csv").resolve().as_uri() in summary
+    assert "Book+Music/top10" in summary
 
 
 def test_readme_production_steps_are_the_ones_these_tests_run() -> None:
@@ -153,7 +150,7 @@ def test_prefect_yaml_parameters_are_the_flows_defaults() -> None:
     parameters = nightly_spec()["parameters"]
     signature = inspect.signature(app_mentions.fn).parameters
     assert parameters["genres"] == list(DEFAULT_GENRES)
-    for name in ("csv_path", "top_n", "strategy", "max_pages", "snapshot_date"):
+    for name in ("csv_path", "top_n", "strategy", "max_pages", "snapshot_date", "recount"):
         assert parameters[name] == signature[name].default, name
 
 
@@ -179,7 +176,7 @@ def test_a_deployment_run_with_an_unwritable_output_folder_fails_before_anything
     )
     done = deployed.shell.with_env(CATALOGUE=str(catalogue_csv)).run(RUN_NOW, timeout=180)
     assert done.returncode != 0
-    run = deployed.api("GET", f"/flow_runs/{flow_run_id(done.output)}").json()
+    run = deployed.prefect.flow_run(flow_run_id(done.output))
     assert run["state_type"] == "FAILED" and run["state_name"] == "Rejected"
     message = run["state"]["message"]
     assert message == (

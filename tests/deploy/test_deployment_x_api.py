@@ -8,18 +8,21 @@ About 70 seconds for both.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from sinks.tables import app_mentions, appbuzz_runs
+from sinks.tables import app_mentions, appbuzz_runs, mention_ledger
 from tests.deploy.production import (
     CREATE_LIMIT,
     RETRY,
     RUN_NOW,
+    SETUP,
     WATCH,
     Deployed,
     Done,
@@ -27,8 +30,10 @@ from tests.deploy.production import (
     worker_env,
 )
 from tests.fake_x_api import FakeXApi
+from tests.secret_scan import files_holding
 from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
+from tests.support.processes import stop_tree
 
 pytestmark = pytest.mark.postgres
 
@@ -44,20 +49,8 @@ def watch_retried(shell, timeout: float = 180) -> Done:
             return done.ok()
 
 
-def run_logs(deployed: Deployed, run_id: str) -> list[dict]:
-    body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
-    return deployed.api("POST", "/logs/filter", json=body).json()
-
-
-def artifact(deployed: Deployed, run_id: str, key: str) -> str:
-    body = {"artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": [key]}}}
-    (found,) = deployed.api("POST", "/artifacts/filter", json=body).json()
-    return found["data"]
-
-
 def task_states(deployed: Deployed, run_id: str) -> Counter:
-    body = {"flow_runs": {"id": {"any_": [run_id]}}, "limit": 200}
-    runs = deployed.api("POST", "/task_runs/filter", json=body).json()
+    runs = deployed.prefect.task_runs(run_id)
     return Counter(r["state_name"] for r in runs if r["name"].startswith("count-mentions-"))
 
 
@@ -77,7 +70,7 @@ def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
     first = shell.run(RUN_NOW, timeout=180)
     assert first.returncode == 1 and "finished in state 'Failed'" in first.output, first.output
     run_id = flow_run_id(first.output)
-    failed = deployed.api("GET", f"/flow_runs/{run_id}").json()
+    failed = deployed.prefect.flow_run(run_id)
     assert "the X API refused X_BEARER_TOKEN" in failed["state"]["message"]
     assert table_rows(postgres_url, app_mentions, app_mentions.c.rank) == []  # nothing half-loaded
     counted_first = {r.query for r in fake_x_api.requests if r.status == 200}
@@ -109,7 +102,7 @@ def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
 
     # each app's task said what it asked, what it got and what is left of the rate limit
     def lines_per_app() -> dict[int, list[str]] | None:
-        logs = [log["message"] for log in run_logs(deployed, run_id)]
+        logs = deployed.prefect.logs(run_id)
         opening = "app {app_id}: {n_citacoes} mentions (ok) in 1 request"
         said = {
             row["app_id"]: [m for m in logs if m.startswith(opening.format(**row))] for row in rows
@@ -124,7 +117,7 @@ def test_a_failed_run_retried_asks_only_for_the_apps_not_yet_counted(
         assert f"query {row['mention_query']};" in lines[0]
         assert re.search(r"; \d+/300 requests left in the rate-limit window \(resets ", lines[0])
     # and the run's summary in the UI says all ten were counted, none failed
-    summary = artifact(deployed, run_id, "app-mentions-summary")
+    summary = deployed.prefect.artifact(run_id, "app-mentions-summary")
     assert "mentions: ok 10, capped 0, failed 0" in summary and "Failed apps" not in summary
 
 
@@ -133,7 +126,7 @@ def x_api_limit(deployed: Deployed) -> str:
     """The README's `prefect gcl create`, removed again so other tests run without it."""
     deployed.shell.run(CREATE_LIMIT).ok()
     yield "x-api"
-    deployed.api("DELETE", "/v2/concurrency_limits/x-api")
+    deployed.prefect.call("DELETE", "/v2/concurrency_limits/x-api")
 
 
 def test_two_runs_on_two_workers_share_one_limit(
@@ -180,5 +173,74 @@ def test_two_runs_on_two_workers_share_one_limit(
     ]
     assert overlapping, "the two runs never counted at the same time: the test proved nothing"
     for run_id in run_ids:
-        logs = run_logs(deployed, run_id)
-        assert any("within Prefect concurrency limit 'x-api'" in log["message"] for log in logs)
+        logs = deployed.prefect.logs(run_id)
+        assert any("within Prefect concurrency limit 'x-api'" in log for log in logs)
+
+
+def machine_env(fake: FakeXApi, postgres_url: str, machine: Path, address: str) -> dict[str, str]:
+    """A worker on a machine of its own: its Prefect home, its results folder, its own address
+    for the same X API; only the database is shared."""
+    return {
+        **worker_env(fake, postgres_url, machine),
+        "PREFECT_HOME": str(machine / "prefect-home"),
+        "APPBUZZ_RESULTS_DIR": str(machine / "results"),
+        "X_API_BASE_URL": fake.base_url.replace("127.0.0.1", address),
+        "APPBUZZ_X_MAX_CONCURRENCY": "1",  # four counted before the cap is exactly four
+    }
+
+
+def test_a_spent_night_retried_on_another_machine_asks_only_the_apps_left(
+    deployed: Deployed, worker, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
+) -> None:
+    fake_x_api.cap_after = 4
+    machine_a = worker(**machine_env(fake_x_api, postgres_url, tmp_path / "a", "127.0.0.1"))
+    shell = deployed.shell.with_env(CATALOGUE=str(catalogue_csv))
+    first = shell.run(RUN_NOW, timeout=180)
+    assert first.returncode == 1, first.output
+    run_id = flow_run_id(first.output)
+    assert "usage cap is spent" in deployed.prefect.flow_run(run_id)["state"]["message"]
+    counted = {r.query for r in fake_x_api.requests if r.status == 200}
+    assert len(counted) == 4
+
+    stop_tree(machine_a)  # that machine is gone; the cap is lifted; another machine takes over
+    fake_x_api.lift_cap()
+    fake_x_api.reset_records()
+    worker(**machine_env(fake_x_api, postgres_url, tmp_path / "b", "localhost"))
+    retry = shell.with_env(FLOW_RUN_ID=run_id)
+    assert "scheduled for retry" in retry.run(RETRY).ok().output
+    assert "'Completed'" in watch_retried(retry).output
+
+    asked = [r.query for r in fake_x_api.requests]
+    print(f"\nMEASURED: the retry on machine B asked X {len(asked)} time(s)")
+    assert len(asked) == 6 and not counted & set(asked)
+    rows = table_rows(postgres_url, app_mentions, app_mentions.c.rank)
+    assert len(rows) == 10 and {r["mention_status"] for r in rows} == {"ok"}
+    # machine B never held machine A's results: the four came from the ledger
+    assert task_states(deployed, run_id)["Held"] == 4
+
+
+def test_a_token_from_a_secret_block_counts_and_is_nowhere_else(
+    deployed: Deployed, worker, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
+) -> None:
+    canary = f"canary-{uuid.uuid4().hex}"
+    fake_x_api.token = canary
+    block = f"x-token-{uuid.uuid4().hex[:8]}"
+    setup = deployed.shell.with_env(X_BEARER_TOKEN=canary, APPBUZZ_X_TOKEN_BLOCK=block)
+    stored = setup.run(f"{SETUP} --x-token-from-env").ok().output
+    assert f"secret block {block}: X_BEARER_TOKEN stored" in stored and canary not in stored
+    env = worker_env(fake_x_api, postgres_url, tmp_path)
+    del env["X_BEARER_TOKEN"]  # the workers hold no token: the block does
+    worker(**env, APPBUZZ_X_TOKEN_BLOCK=block)
+    done = deployed.shell.with_env(CATALOGUE=str(catalogue_csv)).run(RUN_NOW, timeout=180).ok()
+    run_id = flow_run_id(done.output)
+
+    rows = table_rows(postgres_url, app_mentions, app_mentions.c.rank)
+    assert len(rows) == 10 and {r["mention_status"] for r in rows} == {"ok"}
+    assert {r.authorization for r in fake_x_api.requests} == {f"Bearer {canary}"}
+    records = deployed.prefect.records(run_id)
+    assert len(records["logs"]) > 10 and len(records["artifacts"]) >= 2
+    assert canary not in json.dumps(records) and canary not in done.output
+    tables = [table_rows(postgres_url, t) for t in (app_mentions, appbuzz_runs, mention_ledger)]
+    assert canary not in repr(tables)
+    hits, read = files_holding(canary, [tmp_path])  # out, results, the worker's log
+    assert hits == [] and read > 10

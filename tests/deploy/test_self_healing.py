@@ -15,35 +15,35 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from sqlalchemy.exc import ProgrammingError
 
 from flows.automations import CRASH_SILENT, NOTIFY_FAILED, NOTIFY_MISSED, RESTART_CRASHED
-from sinks.tables import app_mentions, appbuzz_runs
+from sinks.tables import app_mentions, appbuzz_runs, mention_ledger
 from tests.deploy.production import (
     DEPLOY,
     ROOT,
     RUN_NOW,
     SETUP,
+    Deployed,
     Shell,
     clone_repo,
     flow_run_id,
     production_env,
     worker_env,
-    workers,
 )
 from tests.fake_x_api import FakeXApi
 from tests.support.browser import chromium
 from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
-from tests.support.prefect import PrefectServer
+from tests.support.prefect import PrefectApi
 from tests.support.prefect import prefect_server as start_prefect_server
 from tests.support.processes import descendants
 
@@ -91,37 +91,10 @@ def hooks() -> Iterator[Hooks]:
         server.server_close()
 
 
-@dataclass
-class Ops:
-    server: PrefectServer
-    shell: Shell
-
-    @property
-    def ui(self) -> str:
-        return self.server.api_url.removesuffix("/api")
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        for _ in range(10):  # a busy SQLite-backed server answers 503 for a moment
-            response = httpx.request(method, f"{self.server.api_url}{path}", timeout=30, **kwargs)
-            if response.status_code != 503:
-                break
-            time.sleep(1)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def run(self, run_id: str) -> dict[str, Any]:
-        return self.api("GET", f"/flow_runs/{run_id}")
-
-    def states(self, run_id: str) -> list[dict[str, Any]]:
-        return self.api("GET", "/flow_run_states/", params={"flow_run_id": run_id})
-
-    def automations(self) -> list[dict[str, Any]]:
-        return self.api("POST", "/automations/filter", json={})
-
-
 @pytest.fixture(scope="module")
-def ops(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
-    """The README's production steps with `appbuzz setup`, from a clone, on a server with a UI."""
+def deployed(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """The README's production steps with `appbuzz setup`, from a clone, on a server with a UI
+    (the suite's `worker` fixture starts workers for it)."""
     clone = clone_repo(tmp_path_factory.mktemp("healing") / "appbuzz clone")
     # a server of its own: it needs its UI, and its automations must not reach other tests' runs
     with start_prefect_server(ui=True) as server:
@@ -136,7 +109,7 @@ def ops(hooks: Hooks, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]
         shell.run(SETUP).ok()
         shell.run(DEPLOY, timeout=180).ok()
         try:
-            yield Ops(server, shell)
+            yield Deployed(clone, shell, PrefectApi(server.api_url))
         finally:
             shell.stop_all()
 
@@ -149,31 +122,44 @@ def kill_tree(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     process.wait(timeout=30)
 
 
-@pytest.fixture
-def worker(ops: Ops, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """`prefect worker start --pool appbuzz-process` on this module's server, as many as asked;
-    all gone after, with their flow runs."""
-    with workers(ops.shell.env, tmp_path) as start:
-        yield start
+def host_env(fake: FakeXApi, postgres_url: str, machine: Path) -> dict[str, str]:
+    """A worker's environment on a machine of its own: its Prefect home, its results folder."""
+    return {
+        **worker_env(fake, postgres_url, machine),
+        "PREFECT_HOME": str(machine / "prefect-home"),
+        "APPBUZZ_RESULTS_DIR": str(machine / "results"),
+    }
 
 
-def new_run(ops: Ops, catalogue: Path, *params: str) -> str:
+def settled_counts(postgres_url: str) -> int:
+    """How many counts the ledger holds (0 before the first run made its tables)."""
+    try:
+        return sum(r["settled"] for r in table_rows(postgres_url, mention_ledger))
+    except ProgrammingError:
+        return 0
+
+
+def held_lines(deployed: Deployed, run_id: str) -> list[str]:
+    return [m for m in deployed.prefect.logs(run_id) if "held in the ledger" in m]
+
+
+def new_run(deployed: Deployed, catalogue: Path, *params: str) -> str:
     command = RUN_NOW.replace("--watch", " ".join(params))
-    done = ops.shell.with_env(CATALOGUE=str(catalogue)).run(command).ok()
+    done = deployed.shell.with_env(CATALOGUE=str(catalogue)).run(command).ok()
     return flow_run_id(done.output)
 
 
-def state_type(ops: Ops, run_id: str) -> str:
-    return ops.run(run_id)["state"]["type"]
+def state_type(deployed: Deployed, run_id: str) -> str:
+    return deployed.prefect.flow_run(run_id)["state"]["type"]
 
 
-def first_state(ops: Ops, run_id: str, kind: str) -> datetime:
-    (when,) = [s["timestamp"] for s in ops.states(run_id) if s["type"] == kind][:1]
+def first_state(deployed: Deployed, run_id: str, kind: str) -> datetime:
+    (when,) = [s["timestamp"] for s in deployed.prefect.states(run_id) if s["type"] == kind][:1]
     return datetime.fromisoformat(when)
 
 
-def first_end(ops: Ops, run_id: str) -> dict[str, Any] | None:
-    ends = [s for s in ops.states(run_id) if s["type"] in TERMINAL]
+def first_end(deployed: Deployed, run_id: str) -> dict[str, Any] | None:
+    ends = [s for s in deployed.prefect.states(run_id) if s["type"] in TERMINAL]
     return min(ends, key=lambda s: s["timestamp"]) if ends else None
 
 
@@ -181,15 +167,21 @@ def first_end(ops: Ops, run_id: str) -> dict[str, Any] | None:
 NIGHTS: dict[str, str] = {}
 
 
-def test_setup_twice_leaves_one_of_each(ops: Ops) -> None:
-    before = sorted((a["name"], a["id"]) for a in ops.automations())
-    ops.shell.run(SETUP).ok()
-    after = sorted((a["name"], a["id"]) for a in ops.automations())
+def test_setup_twice_leaves_one_of_each(deployed: Deployed) -> None:
+    before = sorted(
+        (a["name"], a["id"]) for a in deployed.prefect.call("POST", "/automations/filter", json={})
+    )
+    deployed.shell.run(SETUP).ok()
+    after = sorted(
+        (a["name"], a["id"]) for a in deployed.prefect.call("POST", "/automations/filter", json={})
+    )
     names = [name for name, _ in after]
     assert names == sorted([CRASH_SILENT, NOTIFY_FAILED, NOTIFY_MISSED, RESTART_CRASHED])
     assert after == before, "updated in place, not created again"
-    assert ops.api("POST", "/work_pools/filter", json={})[0]["name"] == "appbuzz-process"
-    assert ops.api("GET", "/v2/concurrency_limits/x-api")["limit"] == 50
+    assert (
+        deployed.prefect.call("POST", "/work_pools/filter", json={})[0]["name"] == "appbuzz-process"
+    )
+    assert deployed.prefect.call("GET", "/v2/concurrency_limits/x-api")["limit"] == 50
     readme = (ROOT / "README.md").read_text()
     for name in names:
         assert f"`{name}`" in readme, f"the README does not list {name!r}"
@@ -197,21 +189,28 @@ def test_setup_twice_leaves_one_of_each(ops: Ops) -> None:
 
 @pytest.mark.timeout(600)
 def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
-    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
+    deployed: Deployed,
+    worker,
+    hooks: Hooks,
+    fake_x_api: FakeXApi,
+    postgres_url: str,
+    catalogue_csv,
+    tmp_path,
 ) -> None:
     hooks.received.clear()
-    env = worker_env(fake_x_api, postgres_url, tmp_path)  # one results folder for both workers
+    # two machines that share the database and nothing else: each worker its own Prefect home
+    # and results folder, so the night can only resume from the ledger of counts
+    machine_a, machine_b = (host_env(fake_x_api, postgres_url, tmp_path / n) for n in "ab")
     # three apps are counted, then the X API stops answering: the run waits on it
     hang = fake_x_api.script("slow", seconds=HANG, after=3, times=5)
-    first = worker(**env)
-    run_id = new_run(ops, catalogue_csv)
-    results = Path(env["APPBUZZ_RESULTS_DIR"])
+    first = worker(**machine_a)
+    run_id = new_run(deployed, catalogue_csv)
     wait_for(
-        lambda: fake_x_api.in_flight >= 1 and len(list(results.glob("x-mentions-*"))) == 3,
+        lambda: fake_x_api.in_flight >= 1 and settled_counts(postgres_url) == 3,
         timeout=180,
-        what="three apps counted (their results persisted) and the run waiting on the X API",
+        what="three apps counted (in the ledger) and the run waiting on the X API",
     )
-    before = ops.run(run_id)
+    before = deployed.prefect.flow_run(run_id)
     assert before["state"]["type"] == "RUNNING"
     counted = {r.query for r in fake_x_api.requests if r.status == 200}
     assert len(counted) == 3
@@ -219,29 +218,31 @@ def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
     killed = time.time()
     kill_tree(first)  # the worker's machine is gone, flow-run process and all
     hang.times = 0  # the X API answers again when the night comes back
-    worker(**env)  # a second worker is up
+    worker(**machine_b)  # a second machine's worker is up
 
-    wait_for(lambda: state_type(ops, run_id) != "RUNNING", timeout=CRASH_AFTER + 120,
+    wait_for(lambda: state_type(deployed, run_id) != "RUNNING", timeout=CRASH_AFTER + 120,
              what="the silent run to be marked Crashed", interval=1)  # fmt: skip
-    crashed = first_state(ops, run_id, "CRASHED")
+    crashed = first_state(deployed, run_id, "CRASHED")
     print(f"\nMEASURED: SIGKILL -> Crashed in {crashed.timestamp() - killed:.1f} s "
           f"(heartbeat 30 s, window {CRASH_AFTER} s)")  # fmt: skip
-    wait_for(lambda: state_type(ops, run_id) in TERMINAL - {"CRASHED"}, timeout=240,
+    wait_for(lambda: state_type(deployed, run_id) in TERMINAL - {"CRASHED"}, timeout=240,
              what="the restarted run to end", interval=1)  # fmt: skip
-    after = ops.run(run_id)
+    after = deployed.prefect.flow_run(run_id)
     assert after["state"]["type"] == "COMPLETED", after["state"]
     assert after["run_count"] == 2
     # the same night: same parameters, same scheduled date, same name
     assert after["parameters"] == before["parameters"]
     assert after["expected_start_time"] == before["expected_start_time"]
     assert after["name"] == before["name"]
-    types = [s["type"] for s in sorted(ops.states(run_id), key=lambda s: s["timestamp"])]
+    types = [
+        s["type"] for s in sorted(deployed.prefect.states(run_id), key=lambda s: s["timestamp"])
+    ]
     start = types.index("RUNNING")
     assert types[start : start + 3] == ["RUNNING", "CRASHED", "SCHEDULED"], types
     assert types[start + 3 :].count("RUNNING") == 1 and types[-1] == "COMPLETED", types
 
-    # resumed: the counted apps came from their results; the others (the hung requests among
-    # them) were asked for once more, and each was answered once
+    # resumed from the ledger (machine B never saw machine A's results): the counted apps were
+    # not asked again; the others (the hung requests among them) once more, each answered once
     answered = [r.query for r in fake_x_api.requests if r.status == 200]
     rows = table_rows(postgres_url, app_mentions, app_mentions.c.rank)
     assert len(rows) == 10 and all(r["mention_status"] == "ok" for r in rows)
@@ -252,9 +253,12 @@ def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
     runs = table_rows(postgres_url, appbuzz_runs, appbuzz_runs.c.started_at)
     assert [(r["flow_run_id"], r["status"]) for r in runs] == [(run_id, "completed")]
     assert runs[0]["x_requests"] == len(asked_after)
+    held = wait_for(lambda: held_lines(deployed, run_id) or None, timeout=60,
+                    what="the resumed attempt's lines for the apps the ledger held")  # fmt: skip
+    assert len(held) == len(counted), held
 
     # exactly one alert, for the crash, naming the run and linking to it
-    link = f"{ops.ui}/runs/flow-run/{run_id}"
+    link = f"{deployed.prefect.ui}/runs/flow-run/{run_id}"
     alerts = wait_for(lambda: hooks.about("ended Crashed"), timeout=30, what="the crash alert")
     assert len(alerts) == 1, alerts
     (alert,) = alerts
@@ -263,40 +267,46 @@ def test_a_killed_worker_s_night_crashes_restarts_and_resumes(
     assert f"Night: {after['expected_start_time'][:10]}" in alert["body"]
     # the resumed attempt's per-app lines reach the server (its process sends its last batch
     # after the final state) while its worker still runs: this test's end stops the workers
-    wait_for(lambda: len(per_app_lines(ops, run_id)) >= len(asked_after), timeout=60,
+    wait_for(lambda: len(per_app_lines(deployed, run_id)) >= len(asked_after), timeout=60,
              what="the resumed attempt's per-app log lines on the server")  # fmt: skip
     NIGHTS["resumed"] = run_id
 
 
 def test_a_failed_run_notifies_once_and_is_not_restarted(
-    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
+    deployed: Deployed,
+    worker,
+    hooks: Hooks,
+    fake_x_api: FakeXApi,
+    postgres_url: str,
+    catalogue_csv,
+    tmp_path,
 ) -> None:
     hooks.received.clear()
     worker(**{**worker_env(fake_x_api, postgres_url, tmp_path), "X_BEARER_TOKEN": "revoked"})
-    run_id = new_run(ops, catalogue_csv)
-    wait_for(lambda: state_type(ops, run_id) in TERMINAL, timeout=180, what="the run to end")
-    run = ops.run(run_id)
+    run_id = new_run(deployed, catalogue_csv)
+    wait_for(lambda: state_type(deployed, run_id) in TERMINAL, timeout=180, what="the run to end")
+    run = deployed.prefect.flow_run(run_id)
     assert run["state"]["type"] == "FAILED"
     alerts = wait_for(lambda: hooks.about(f"{run['name']} ended Failed"), timeout=30,
                       what="the failure alert")  # fmt: skip
-    assert f"{ops.ui}/runs/flow-run/{run_id}" in alerts[0]["body"]
+    assert f"{deployed.prefect.ui}/runs/flow-run/{run_id}" in alerts[0]["body"]
     assert "the X API refused X_BEARER_TOKEN" in alerts[0]["body"]
     # alerts and restarts come from the same event: a restart would be there by now
     time.sleep(5)
     assert len(hooks.about(f"{run['name']} ended")) == 1
-    run = ops.run(run_id)
+    run = deployed.prefect.flow_run(run_id)
     assert (run["state"]["type"], run["run_count"]) == ("FAILED", 1)
 
 
 @pytest.mark.timeout(600)
 def test_sigterm_to_a_worker_mid_run_ends_the_run(
-    ops: Ops, worker, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
+    deployed: Deployed, worker, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
 ) -> None:
     """`docker compose stop`: SIGTERM to the worker, 10 s of grace, then SIGKILL to what is left."""
     fake_x_api.script("slow", seconds=HANG, after=3, times=5)
     first = worker(**worker_env(fake_x_api, postgres_url, tmp_path))
-    run_id = new_run(ops, catalogue_csv)
-    wait_for(lambda: fake_x_api.in_flight >= 1 and state_type(ops, run_id) == "RUNNING",
+    run_id = new_run(deployed, catalogue_csv)
+    wait_for(lambda: fake_x_api.in_flight >= 1 and state_type(deployed, run_id) == "RUNNING",
              timeout=180, what="the run waiting on the X API")  # fmt: skip
     stopped = time.time()
     first.send_signal(signal.SIGTERM)
@@ -304,9 +314,11 @@ def test_sigterm_to_a_worker_mid_run_ends_the_run(
         first.wait(timeout=10)
     kill_tree(first)
     # the first end it reached (the restart automation may have scheduled it again since)
-    ended = wait_for(lambda: first_end(ops, run_id), timeout=CRASH_AFTER + 120,
+    ended = wait_for(lambda: first_end(deployed, run_id), timeout=CRASH_AFTER + 120,
                      what="the run to reach a terminal state", interval=1)  # fmt: skip
-    ops.api("DELETE", f"/flow_runs/{run_id}")  # no later test's worker takes it up again
+    deployed.prefect.call(
+        "DELETE", f"/flow_runs/{run_id}"
+    )  # no later test's worker takes it up again
     took = datetime.fromisoformat(ended["timestamp"]).timestamp() - stopped
     print(f"\nMEASURED: SIGTERM -> {ended['name']} in {took:.1f} s ({ended['message']})")
     assert ended["type"] in {"CRASHED", "CANCELLED"}
@@ -314,56 +326,52 @@ def test_sigterm_to_a_worker_mid_run_ends_the_run(
 
 @pytest.mark.timeout(600)
 def test_a_missed_night_is_alerted_and_a_completed_one_is_not(
-    ops: Ops, worker, hooks: Hooks, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
+    deployed: Deployed,
+    worker,
+    hooks: Hooks,
+    fake_x_api: FakeXApi,
+    postgres_url: str,
+    catalogue_csv,
+    tmp_path,
 ) -> None:
     deadline = 120  # production: 4 h; here longer than a loaded machine takes to start a run
-    ops.shell.with_env(APPBUZZ_NIGHT_DEADLINE_SECONDS=str(deadline)).run(SETUP).ok()
+    deployed.shell.with_env(APPBUZZ_NIGHT_DEADLINE_SECONDS=str(deadline)).run(SETUP).ok()
     try:
         # no worker: nobody takes the night's run, it goes Late and nothing Completes
         hooks.received.clear()
-        missed = new_run(ops, catalogue_csv)
+        missed = new_run(deployed, catalogue_csv)
         alerts = wait_for(lambda: hooks.about("missed night"), timeout=deadline + 120,
                           what="the missed-night alert", interval=1)  # fmt: skip
-        ops.api("DELETE", f"/flow_runs/{missed}")
+        deployed.prefect.call("DELETE", f"/flow_runs/{missed}")
         assert len(alerts) == 1, alerts
-        assert f"{ops.ui}/runs/flow-run/{missed}" in alerts[0]["body"]
+        assert f"{deployed.prefect.ui}/runs/flow-run/{missed}" in alerts[0]["body"]
         assert "app-mentions/nightly" in alerts[0]["subject"]
 
         # a night that completes before its deadline: no alert once the deadline has passed
         hooks.received.clear()
         worker(**worker_env(fake_x_api, postgres_url, tmp_path))
-        done = new_run(ops, catalogue_csv)
-        wait_for(lambda: state_type(ops, done) in TERMINAL, timeout=180, what="the run to end")
-        assert state_type(ops, done) == "COMPLETED"
-        pending = first_state(ops, done, "PENDING").timestamp()
+        done = new_run(deployed, catalogue_csv)
+        wait_for(lambda: state_type(deployed, done) in TERMINAL, timeout=180, what="the run to end")
+        assert state_type(deployed, done) == "COMPLETED"
+        pending = first_state(deployed, done, "PENDING").timestamp()
         wait_for(lambda: time.time() > pending + deadline + 20, timeout=deadline + 60,
                  what="the deadline (and an evaluation) to pass", interval=1)  # fmt: skip
         assert hooks.about("missed night") == []
     finally:
-        ops.shell.run(SETUP).ok()  # the module's deadline again
+        deployed.shell.run(SETUP).ok()  # the module's deadline again
 
 
 PER_APP = re.compile(r"^app (\d+): \d+ mentions \(ok\) in \d+ request")
 
 
-def run_logs(ops: Ops, run_id: str) -> list[str]:
-    """Every log message the server holds for the run, oldest first (the API pages by 200)."""
-    messages: list[str] = []
-    while True:
-        page = ops.api("POST", "/logs/filter", json={
-            "logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200, "offset": len(messages),
-        })  # fmt: skip
-        messages += [log["message"] for log in page]
-        if len(page) < 200:
-            return messages
-
-
-def per_app_lines(ops: Ops, run_id: str) -> list[str]:
+def per_app_lines(deployed: Deployed, run_id: str) -> list[str]:
     """The ids of the apps whose "app N: ... mentions (ok)" line the server holds for the run."""
-    return [m.group(1) for message in run_logs(ops, run_id) if (m := PER_APP.match(message))]
+    return [
+        m.group(1) for message in deployed.prefect.logs(run_id) if (m := PER_APP.match(message))
+    ]
 
 
-def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
+def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(deployed: Deployed) -> None:
     """The README's UI section in headless Chromium, on the crash test's night (completed on its
     second attempt); screenshots in test-artifacts/self-healing/."""
     from playwright.sync_api import expect
@@ -371,7 +379,7 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
     run_id = NIGHTS.get("resumed")
     if run_id is None:
         pytest.fail("needs the night of the crash test: run the whole module")
-    (deployment,) = ops.api("POST", "/deployments/filter", json={})
+    (deployment,) = deployed.prefect.call("POST", "/deployments/filter", json={})
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -379,13 +387,15 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
         expect.set_options(timeout=60_000)  # a loaded machine renders slowly
         try:
             # the deployment and its schedule
-            page.goto(f"{ops.ui}/deployments/deployment/{deployment['id']}")
+            page.goto(f"{deployed.prefect.ui}/deployments/deployment/{deployment['id']}")
             expect(page.get_by_text("At 03:00 AM every day")).to_be_visible()
-            expect(page.get_by_text(ops.run(run_id)["name"]).first).to_be_visible()  # its runs
+            expect(
+                page.get_by_text(deployed.prefect.flow_run(run_id)["name"]).first
+            ).to_be_visible()  # its runs
             page.screenshot(path=ARTIFACTS / "1-deployment-schedule.png", full_page=True)
 
             # the night: completed, restarted by the automation, both attempts in its logs
-            page.goto(f"{ops.ui}/runs/flow-run/{run_id}")
+            page.goto(f"{deployed.prefect.ui}/runs/flow-run/{run_id}")
             expect(page.get_by_text("appbuzz: restart a crashed night")).to_be_visible()
             expect(page.get_by_text("Completed").first).to_be_visible()
             starts = page.get_by_text(re.compile(r"^Beginning flow run '"))
@@ -394,11 +404,11 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(ops: Ops) -> None:
             # first attempt's 3, those its killed process had sent before the kill
             try:
                 stored = wait_for(
-                    lambda: [lines for lines in [per_app_lines(ops, run_id)] if len(lines) >= 7],
+                    lambda: [lines for lines in [per_app_lines(deployed, run_id)] if len(lines) >= 7],
                     timeout=60, what="the resumed attempt's per-app log lines on the server",
                 )[0]  # fmt: skip
             except BaseException:
-                held = run_logs(ops, run_id)
+                held = deployed.prefect.logs(run_id)
                 print(f"\nthe server holds {len(held)} log lines for the run:", *held, sep="\n")
                 raise
             assert len(stored) == len(set(stored)) <= 10, stored  # never an app twice

@@ -12,9 +12,9 @@ from flows.automations import (
     NOTIFY_FAILED,
     NOTIFY_MISSED,
     RESTART_CRASHED,
-    OpsSettings,
     automations,
 )
+from flows.settings import Settings
 from tests.support.cli import Cli, Job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +29,14 @@ def heartbeat_frequency() -> int:
 def test_the_crash_window_is_set_with_the_deployments_heartbeat() -> None:
     frequency = heartbeat_frequency()
     assert frequency == 30  # Prefect's minimum; its default (180 s) would make the window 9 min
-    window = OpsSettings().crash_after_seconds
+    window = Settings().crash_after_seconds
     assert 2 * frequency < window <= 4 * frequency, "one late heartbeat is not a crash"
-    (silent,) = [a for a in automations(OpsSettings(), None) if a.name == CRASH_SILENT]
+    (silent,) = [a for a in automations(Settings(), None) if a.name == CRASH_SILENT]
     assert silent.trigger.within.total_seconds() == window
 
 
 def test_only_crashes_restart_and_at_most_max_restarts_times() -> None:
-    settings = OpsSettings(max_restarts=3)
+    settings = Settings(max_restarts=3)
     (restart,) = [a for a in automations(settings, None) if a.name == RESTART_CRASHED]
     assert restart.trigger.expect == {"prefect.flow-run.Crashed"}
     assert restart.trigger.match.model_dump()["prefect.run-count"] == ["1", "2", "3"]
@@ -45,8 +45,8 @@ def test_only_crashes_restart_and_at_most_max_restarts_times() -> None:
 
 
 def test_alerts_only_with_a_notification_block() -> None:
-    assert [a.name for a in automations(OpsSettings(), None)] == [CRASH_SILENT, RESTART_CRASHED]
-    with_block = [a.name for a in automations(OpsSettings(), uuid4())]
+    assert [a.name for a in automations(Settings(), None)] == [CRASH_SILENT, RESTART_CRASHED]
+    with_block = [a.name for a in automations(Settings(), uuid4())]
     assert with_block == [CRASH_SILENT, RESTART_CRASHED, NOTIFY_FAILED, NOTIFY_MISSED]
 
 

@@ -151,7 +151,7 @@ def test_a_first_run_at_a_terminal_prints_the_warning_and_the_summary_only(tmp_p
     if shutil.which("script") is None:
         pytest.skip("needs util-linux's script for a pseudo-terminal")
     env = clean_env({"PREFECT_HOME": str(tmp_path / "prefect-home")}, drop=("PREFECT_",))
-    command = shlex.join([sys.executable, "-m", "flows.cli", "run"])
+    command = shlex.join([sys.executable, "-m", "cli", "run"])
     done = subprocess.run(
         ["script", "-q", "-e", "-c", command, "/dev/null"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,

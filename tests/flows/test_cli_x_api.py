@@ -13,7 +13,7 @@ from sinks.tables import app_mentions, appbuzz_runs
 from tests.fake_x_api import SEARCH, FakeXApi
 from tests.secret_scan import files_holding
 from tests.support.postgres import table_rows
-from tests.support.prefect import prefect_records
+from tests.support.prefect import PrefectApi
 
 REFUSED_LINE = (
     "appbuzz: the X API refused X_BEARER_TOKEN (401 Unauthorized: Unauthorized); "
@@ -48,7 +48,7 @@ def test_a_canary_token_is_nowhere_but_on_the_wire(
     assert len(mentions) == 10 and len(runs) == 1
     assert sorted(r["mention_status"] for r in mentions) == ["failed"] + ["ok"] * 9
     assert canary not in repr(mentions) + repr(runs)
-    records = prefect_records(prefect_server.api_url, runs[0]["flow_run_id"])
+    records = PrefectApi(prefect_server.api_url).records(runs[0]["flow_run_id"])
     assert len(records["logs"]) > 10 and len(records["artifacts"]) >= 2
     assert len(records["task_runs"]) >= 10
     assert canary not in json.dumps(records)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from flows.app_mentions import app_mentions
-from sinks.database import check_database, database
+from sinks.database import Database
 from sinks.tables import app_mentions as mentions_table
 from sinks.tables import appbuzz_runs
 from tests.fake_x_api import FakeXApi
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def counts(url: str) -> tuple[int, int]:
-    with database(url) as engine, engine.connect() as connection:
+    with Database.open(url) as database, database.engine.connect() as connection:
         return tuple(  # type: ignore[return-value]
             connection.scalar(select(func.count()).select_from(t))
             for t in (mentions_table, appbuzz_runs)
@@ -39,8 +39,8 @@ def test_an_unwritable_output_folder_fails_the_run_before_x_and_the_database(
     monkeypatch.setenv("APPBUZZ_DATABASE_URL", database_url)
     monkeypatch.setenv("X_BEARER_TOKEN", fake_x_api.token)
     monkeypatch.setenv("X_API_BASE_URL", fake_x_api.base_url)
-    with database(database_url) as engine:
-        check_database(engine)
+    with Database.open(database_url) as database:
+        database.check()
     previous = tmp_path / "out"
     previous.write_text("the previous night's apps.csv\n")  # a file where a folder is expected
     out_dir = previous / "nightly"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
+
 import pytest
 from pydantic import ValidationError
 
-from flows.enrich import mention_cache_key
+from flows.count_tasks import count_cache_key
 from flows.settings import Settings
+from transforms.enrichment import NightCounts
 from transforms.queries import DEFAULT_TEMPLATE
 from transforms.redaction import safe_url as shown_url
 
@@ -59,22 +63,21 @@ def test_logged_urls_lose_their_credentials() -> None:
     assert shown_url("http://[::1]:8080") == "http://[::1]:8080"
 
 
-class _Api:
-    base_url = "https://api.twitter.com"
-
-
-def test_the_cache_key_is_what_determines_a_count_and_never_the_token() -> None:
-    params = {
-        "app_id": 1, "query": '"A" -is:retweet', "api": _Api(), "strategy": "counts",
-        "max_pages": 10, "snapshot_date": "2026-01-15",
-    }  # fmt: skip
-    key = mention_cache_key(None, params)
-    assert key == mention_cache_key(None, {**params, "app_id": 2, "max_pages": 3})
-    assert key != mention_cache_key(None, {**params, "snapshot_date": "2026-01-16"})
-    assert key != mention_cache_key(None, {**params, "query": '"B" -is:retweet'})
-    assert key != mention_cache_key(None, {**params, "strategy": "search"})
-    search = {**params, "strategy": "search"}
-    assert mention_cache_key(None, search) != mention_cache_key(None, {**search, "max_pages": 2})
-    other = type("Other", (), {"base_url": "https://gw.example.com"})()
-    assert key != mention_cache_key(None, {**params, "api": other})
-    assert mention_cache_key(None, {**params, "query": None}) is None
+def test_the_cache_key_is_what_determines_a_count_and_never_the_token_nor_the_address() -> None:
+    night = NightCounts(date(2026, 1, 15), "Book+Music/top10", "counts", 10, run_id="r1")
+    params = {"app_id": 1, "query": '"A" -is:retweet', "night": night, "x": object()}
+    key = count_cache_key(None, params)
+    # the run, the client and the address it reached X at are not part of it
+    assert key == count_cache_key(None, {**params, "night": replace(night, run_id="r2")})
+    assert key == count_cache_key(None, {**params, "x": object(), "held": None})
+    assert key == count_cache_key(None, {**params, "night": replace(night, max_pages=3)})
+    assert key != count_cache_key(None, {**params, "app_id": 2})
+    assert key != count_cache_key(None, {**params, "night": replace(night, selection="Book/top3")})
+    later = replace(night, snapshot_date=date(2026, 1, 16))
+    assert key != count_cache_key(None, {**params, "night": later})
+    assert key != count_cache_key(None, {**params, "query": '"B" -is:retweet'})
+    search = {**params, "night": replace(night, strategy="search")}
+    assert key != count_cache_key(None, search)
+    fewer = {**search, "night": replace(night, strategy="search", max_pages=2)}
+    assert count_cache_key(None, search) != count_cache_key(None, fewer)
+    assert count_cache_key(None, {**params, "query": None}) is None

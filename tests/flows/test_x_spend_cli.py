@@ -14,7 +14,7 @@ from tests.fake_x_api import COUNTS, SEARCH, FakeXApi
 from tests.support.catalogues import top_apps
 from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
-from tests.support.prefect import prefect_records
+from tests.support.prefect import PrefectApi
 
 MONTHLY = (
     "appbuzz: the X API account's Monthly usage cap is spent (429 Usage cap exceeded: Monthly "
@@ -141,7 +141,7 @@ def test_a_run_held_by_a_small_window_says_what_it_waits_for(
     (run,) = table_rows(db, appbuzz_runs)
 
     def recorded() -> dict | None:
-        records = prefect_records(prefect_server.api_url, run["flow_run_id"])
+        records = PrefectApi(prefect_server.api_url).records(run["flow_run_id"])
         logged = [log["message"] for log in records["logs"] if "waiting" in log["message"]]
         return {**records, "waits": logged} if len(logged) >= len(waits) else None
 

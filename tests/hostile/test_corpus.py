@@ -25,7 +25,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from sources.catalogue import collect_catalogue, open_catalogue, scan_catalogue
+from sources.catalogue import CatalogueFile
 from tests import validation_oracle as oracle
 from tests.hostile.tools import files_state
 from tests.support.catalogues import top_apps
@@ -395,10 +395,10 @@ def corpus(
 
 def read_valid(path: Path) -> tuple[pl.DataFrame, int, int]:
     """What appbuzz's reader and validation make of a file: valid rows, rejects, rows read."""
-    catalogue = open_catalogue(path)
-    plan = plan_validation(scan_catalogue(catalogue))
-    valid, rejects, counts = collect_catalogue(
-        catalogue, oracle.valid(plan), oracle.rejects(plan), oracle.counts(plan)
+    catalogue = CatalogueFile.open(path)
+    plan = plan_validation(catalogue.scan())
+    valid, rejects, counts = catalogue.collect(
+        oracle.valid(plan), oracle.rejects(plan), oracle.counts(plan)
     )
     return valid, rejects.height, counts.item()
 

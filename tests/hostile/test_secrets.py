@@ -24,7 +24,7 @@ from tests.hostile.tools import table_state
 from tests.secret_scan import files_holding
 from tests.support.catalogues import ROWS
 from tests.support.cli import Cli, Job
-from tests.support.prefect import prefect_records
+from tests.support.prefect import PrefectApi
 from transforms.redaction import safe_url
 
 DB_CANARY = f"dbcanary{uuid.uuid4().hex}"
@@ -147,7 +147,7 @@ def test_canary_secrets_never_leave_the_process(
     places = {f"{name} {stream}": getattr(d, stream) for name, d in done.items()
               for stream in ("stdout", "stderr")}  # fmt: skip
     places["tables"] = database_text(canary_url)
-    records = json.dumps(prefect_records(prefect_server.api_url), ensure_ascii=False)
+    records = json.dumps(PrefectApi(prefect_server.api_url).records(), ensure_ascii=False)
     assert SNAPSHOT in records and f"read {ROWS} rows" in records  # the runs' logs are in there
     places["prefect api"] = records
     assert len(list((tmp_path / "results").iterdir())) >= 9  # persisted counts, scanned below

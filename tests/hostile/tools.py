@@ -91,15 +91,15 @@ def has_written(session: Connection, pid: int, table: str) -> bool:
 def ranked_apps(catalogue: Path, top_n: int, genres: tuple[str, ...] = ("Book", "Music")):
     """The apps a run will count, with the query it will send for each: computed with appbuzz's
     own reader and transforms, so a test can tell the fake X API which app to trouble."""
-    from sources.catalogue import collect_catalogue, open_catalogue, scan_catalogue
+    from sources.catalogue import CatalogueFile
     from tests.validation_oracle import valid
     from transforms.queries import with_mention_queries
     from transforms.ranking import rank_top_apps
     from transforms.screening import plan_validation
 
-    opened = open_catalogue(catalogue)
-    plan = plan_validation(scan_catalogue(opened))
-    (top,) = collect_catalogue(opened, rank_top_apps(valid(plan), genres, top_n))
+    opened = CatalogueFile.open(catalogue)
+    plan = plan_validation(opened.scan())
+    (top,) = opened.collect(rank_top_apps(valid(plan), genres, top_n))
     return with_mention_queries(top)
 
 

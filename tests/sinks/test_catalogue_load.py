@@ -8,23 +8,30 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from flows.catalogue_tasks import rank_catalogue
 from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.database import check_database, make_engine
+from sinks.scratch import Scratch
 from sinks.tables import app_catalogue, app_catalogue_versions
-from sources.catalogue import open_catalogue
+from sources.catalogue import CatalogueFile
 from tests.support.catalogues import ROWS, generated
-from transforms.catalogue_pass import read_catalogue
 
-SHA = "a" * 64
 FIRST, SECOND = generated().head(2).iter_rows(named=True)  # the file's first two apps
 
 
-@pytest.fixture
-def valid_rows(catalogue_csv: Path, tmp_path: Path):
-    result = read_catalogue(
-        open_catalogue(catalogue_csv), ("Book",), 1, tmp_path, sha256=SHA, keep_valid_rows=True
-    )
-    return result.valid_rows
+@pytest.fixture(scope="module")
+def valid_rows(catalogue_csv: Path):
+    with Scratch() as scratch:
+        result = rank_catalogue(
+            CatalogueFile.open(catalogue_csv), scratch, ("Book",), 1, max_reject_share=0.01,
+            keep_valid_rows=True,
+        )  # fmt: skip
+        yield result.valid_rows
+
+
+@pytest.fixture(scope="module")
+def sha(valid_rows) -> str:
+    return valid_rows.sha256
 
 
 def load(engine, rows, **overrides) -> bool:
@@ -36,12 +43,12 @@ def load(engine, rows, **overrides) -> bool:
     return load_catalogue(engine, **{**arguments, **overrides})
 
 
-def test_catalogue_is_loaded_once_per_version(database_url: str, valid_rows) -> None:
+def test_catalogue_is_loaded_once_per_version(database_url: str, valid_rows, sha: str) -> None:
     engine = make_engine(database_url)
     check_database(engine)
-    assert not catalogue_loaded(engine, SHA)
+    assert not catalogue_loaded(engine, sha)
     assert load(engine, valid_rows) is True
-    assert catalogue_loaded(engine, SHA)
+    assert catalogue_loaded(engine, sha)
     assert load(engine, valid_rows) is False  # unchanged file: nothing loaded twice
     with engine.connect() as connection:
         count = connection.scalar(select(func.count()).select_from(app_catalogue))
@@ -53,21 +60,23 @@ def test_catalogue_is_loaded_once_per_version(database_url: str, valid_rows) -> 
         )
     engine.dispose()
     assert count == ROWS == valid_rows.rows
-    assert [(v["catalogue_sha256"], v["rows_loaded"]) for v in versions] == [(SHA, ROWS)]
-    assert first["track_name"] == FIRST["track_name"] and first["catalogue_sha256"] == SHA
+    assert [(v["catalogue_sha256"], v["rows_loaded"]) for v in versions] == [(sha, ROWS)]
+    assert first["track_name"] == FIRST["track_name"] and first["catalogue_sha256"] == sha
     assert first["rating_count_tot"] == FIRST["rating_count_tot"]
     assert isinstance(first["price"], float) and first["prime_genre"] == FIRST["prime_genre"]
     assert first["loaded_at"] is not None
 
 
-def test_excluded_ids_are_skipped_and_versions_coexist(database_url: str, valid_rows) -> None:
+def test_excluded_ids_are_skipped_and_versions_coexist(
+    database_url: str, valid_rows, sha: str, tmp_path: Path
+) -> None:
     engine = make_engine(database_url)
     check_database(engine)
     assert load(engine, valid_rows)
     other = "b" * 64
     # the same rows as another version, minus two ids validation rejected after the fact
-    rewritten = valid_rows.path.with_name("other.csv")
-    rewritten.write_text(valid_rows.path.read_text(encoding="utf-8").replace(SHA, other))
+    rewritten = tmp_path / "other.csv"
+    rewritten.write_text(valid_rows.path.read_text(encoding="utf-8").replace(sha, other))
     assert load(engine, valid_rows, sha256=other, csv_path=rewritten,
                 exclude={"id": [int(FIRST["id"]), int(SECOND["id"])]})  # fmt: skip
     with engine.connect() as connection:
@@ -86,11 +95,13 @@ def test_excluded_ids_are_skipped_and_versions_coexist(database_url: str, valid_
             )
         )
     engine.dispose()
-    assert counts == {SHA: ROWS, other: ROWS - 2}
+    assert counts == {sha: ROWS, other: ROWS - 2}
     assert missing == 0
 
 
-def test_a_failed_load_leaves_nothing(database_url: str, valid_rows, tmp_path: Path) -> None:
+def test_a_failed_load_leaves_nothing(
+    database_url: str, valid_rows, sha: str, tmp_path: Path
+) -> None:
     engine = make_engine(database_url)
     check_database(engine)
     broken = tmp_path / "broken.csv"
@@ -98,7 +109,7 @@ def test_a_failed_load_leaves_nothing(database_url: str, valid_rows, tmp_path: P
     broken.write_text("".join(lines[:100]) + "not,a,valid,row\n", encoding="utf-8")
     with pytest.raises(Exception):  # noqa: B017 - the driver's error differs per backend
         load(engine, valid_rows, csv_path=broken)
-    assert not catalogue_loaded(engine, SHA)
+    assert not catalogue_loaded(engine, sha)
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(app_catalogue)) == 0
     engine.dispose()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from sinks.database import check_database, make_engine, replace_snapshot
+from sinks.database import Database
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
 from transforms.run_record import RunRecord, RunStatus
@@ -30,11 +31,10 @@ def run_record(run_id: str, snapshot: date, selection: str = "Book+Music/top2") 
     )
 
 
-def mention(app_id: int, rank: int, run: RunRecord, n: int | None = 5) -> dict:
+def mention(app_id: int, rank: int, n: int | None = 5) -> dict:
+    """One app of a night as the load takes it (`id` and the app's and mention columns)."""
     return {
-        "snapshot_date": run.snapshot_date,
-        "selection": run.selection,
-        "app_id": app_id,
+        "id": app_id,
         "rank": rank,
         "track_name": f"App {app_id} – ünïcode",
         "prime_genre": "Music",
@@ -44,27 +44,37 @@ def mention(app_id: int, rank: int, run: RunRecord, n: int | None = 5) -> dict:
         "n_citacoes": n,
         "mention_status": "ok" if n is not None else "skipped",
         "x_requests": 1,
-        "run_id": run.run_id,
-        "loaded_at": run.finished_at,
     }
 
 
+def replace_snapshot(database: Database, run: RunRecord, apps: list[dict]) -> None:
+    with database.night(run.snapshot_date, run.selection) as night:
+        night.replace_snapshot(run, pl.DataFrame(apps))
+
+
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
+def database(database_url: str) -> Iterator[Database]:
     """The tables, and run r1's snapshot of 2026-11-01 (apps 1 and 2) loaded."""
-    engine = make_engine(database_url)
-    check_database(engine)
-    first = run_record("r1", date(2026, 11, 1))
-    replace_snapshot(engine, first, [mention(1, 1, first), mention(2, 2, first)])
-    yield engine
-    engine.dispose()
+    with Database.open(database_url) as database:
+        database.check()
+        replace_snapshot(
+            database, run_record("r1", date(2026, 11, 1)), [mention(1, 1), mention(2, 2)]
+        )
+        yield database
 
 
-def test_rerun_replaces_the_snapshot_and_view_shows_newest(engine: Engine) -> None:
+@pytest.fixture
+def engine(database: Database) -> Engine:
+    return database.engine
+
+
+def test_rerun_replaces_the_snapshot_and_view_shows_newest(
+    database: Database, engine: Engine
+) -> None:
     again = run_record("r2", date(2026, 11, 1))
-    replace_snapshot(engine, again, [mention(1, 1, again, 7), mention(3, 2, again, None)])
+    replace_snapshot(database, again, [mention(1, 1, 7), mention(3, 2, None)])
     later = run_record("r3", date(2026, 11, 2))
-    replace_snapshot(engine, later, [mention(4, 1, later)])
+    replace_snapshot(database, later, [mention(4, 1)])
     with engine.connect() as connection:
         rows = connection.execute(
             select(app_mentions.c.app_id, app_mentions.c.n_citacoes)
@@ -79,11 +89,11 @@ def test_rerun_replaces_the_snapshot_and_view_shows_newest(engine: Engine) -> No
     assert tuple(latest[0])[:6] == OUTPUT_COLUMNS[:6]
 
 
-def test_failed_load_leaves_the_previous_snapshot(engine: Engine) -> None:
+def test_failed_load_leaves_the_previous_snapshot(database: Database, engine: Engine) -> None:
     broken = run_record("r2", date(2026, 11, 1))
-    bad_row = {**mention(9, 2, broken), "track_name": None}  # NOT NULL: fails mid-load
+    bad_row = {**mention(9, 2), "track_name": None}  # NOT NULL: fails mid-load
     with pytest.raises(IntegrityError):
-        replace_snapshot(engine, broken, [mention(1, 1, broken), bad_row])
+        replace_snapshot(database, broken, [mention(1, 1), bad_row])
     with engine.connect() as connection:
         assert connection.execute(
             select(app_mentions.c.app_id, app_mentions.c.run_id).order_by(app_mentions.c.app_id)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from sinks import files as files_module
-from sinks.database import check_database, database, replace_snapshot
+from sinks.database import Database
 from sinks.files import PreparedOutputs, output_rows, prepare_outputs
 from sinks.tables import app_mentions
 from transforms.run_record import RunRecord, RunStatus
@@ -20,7 +20,7 @@ from transforms.run_record import RunRecord, RunStatus
 NIGHT = date(2026, 11, 1)
 
 
-def night(run_id: str, n: int) -> tuple[RunRecord, list[dict], pl.DataFrame, pl.DataFrame]:
+def night(run_id: str, n: int) -> tuple[RunRecord, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """One night's run, its rows for the table, its rows for the files and its rejects."""
     now = datetime.now(UTC)
     run = RunRecord(
@@ -33,24 +33,23 @@ def night(run_id: str, n: int) -> tuple[RunRecord, list[dict], pl.DataFrame, pl.
         "prime_genre": "Music", "rank": 1, "rating_count_tot": 5, "mention_status": "ok",
         "snapshot_date": NIGHT,
     }  # fmt: skip
-    row = {
-        **{k: v for k, v in app.items() if k != "id"}, "app_id": 1, "selection": run.selection,
-        "x_requests": 1, "run_id": run_id, "loaded_at": now,
-    }  # fmt: skip
+    stored = pl.DataFrame([{**app, "x_requests": 1}]).drop("snapshot_date")
     rejects = pl.DataFrame({"row_number": [7], "column": ["id"], "check": ["x"], "value": ["-"]})
-    return run, [row], output_rows(pl.DataFrame([app])), rejects if n == 1 else rejects.clear()
+    return run, stored, output_rows(pl.DataFrame([app])), rejects if n == 1 else rejects.clear()
 
 
 def load(url: str, out: Path, run_id: str, n: int) -> PreparedOutputs:
-    run, rows, shaped, rejects = night(run_id, n)
+    """A night's load as the flow's does it: rows replaced, files staged for the commit."""
+    run, stored, shaped, rejects = night(run_id, n)
     prepared = prepare_outputs(out, shaped, rejects)
-    with database(url) as engine:
-        replace_snapshot(engine, run, rows, lambda _connection: prepared)
+    with Database.open(url) as database, database.night(NIGHT, run.selection) as load:
+        load.replace_snapshot(run, stored)
+        load.publish_with_commit(prepared)
     return prepared
 
 
 def state(url: str, out: Path) -> tuple[list[tuple], dict[str, bytes]]:
-    with database(url) as engine, engine.connect() as connection:
+    with Database.open(url) as database, database.engine.connect() as connection:
         rows = connection.execute(select(app_mentions.c.run_id, app_mentions.c.n_citacoes)).all()
     return [tuple(r) for r in rows], {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
@@ -58,8 +57,8 @@ def state(url: str, out: Path) -> tuple[list[tuple], dict[str, bytes]]:
 @pytest.fixture
 def first_night(database_url: str, tmp_path: Path) -> tuple[str, Path]:
     out = tmp_path / "out"
-    with database(database_url) as engine:
-        check_database(engine)
+    with Database.open(database_url) as database:
+        database.check()
     load(database_url, out, "night-1", 1)
     return database_url, out
 
@@ -99,9 +98,9 @@ def test_a_failed_commit_after_the_move_leaves_the_previous_night(
 ) -> None:
     """A deferred constraint fails at COMMIT itself, after the files were moved in."""
     out = tmp_path / "out"
-    with database(postgres_url) as engine:
-        check_database(engine)
-        with engine.begin() as connection:
+    with Database.open(postgres_url) as database:
+        database.check()
+        with database.engine.begin() as connection:
             connection.execute(
                 text(
                     "CREATE FUNCTION refuse_night_2() RETURNS trigger LANGUAGE plpgsql AS $$"

@@ -9,9 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from sources.rate_limit import RateGate, WaitNotice
-from sources.x_api import MentionCount, RetryPolicy, XApi
+from sources.x_api import RetryPolicy, XApi
 from tests.fake_x_api import COUNTS, SEARCH, FakeXApi, serve
 from transforms.errors import XEnrichmentStopped, XTokenRefused
+from transforms.mentions import MentionCount
 from transforms.queries import build_query
 
 
@@ -146,7 +147,7 @@ def test_a_refused_token_stops_everything_at_once(fake_x_api: FakeXApi, status: 
     assert late == []  # nothing was sent after the refusal but what was already in flight
     assert len(fake_x_api.requests) < 15  # so most apps were never asked
     assert refusals and "X_BEARER_TOKEN" in refusals[0] and fake_x_api.token not in refusals[0]
-    assert api.refusal == refusals[0] and "\n" not in api.refusal
+    assert str(api.stop) == refusals[0] and "\n" not in str(api.stop)
     with pytest.raises(XEnrichmentStopped):
         api.count(queries[0])
 

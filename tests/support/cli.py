@@ -1,4 +1,4 @@
-"""`appbuzz ...` as a person runs it: `python -m flows.cli` as a subprocess in a folder of its
+"""`appbuzz ...` as a person runs it: `python -m cli` as a subprocess in a folder of its
 own, with a clean environment (tests/support/environment.py) plus what the test gives it."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Cli:
         output to pipes, or both streams to `log`."""
         job.cwd.mkdir(parents=True, exist_ok=True)
         return subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", *job.args],
+            [sys.executable, "-m", "cli", *job.args],
             cwd=job.cwd, env=self.env(job.env), text=True, start_new_session=True,
             stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT if log else subprocess.PIPE,
         )  # fmt: skip

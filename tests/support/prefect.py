@@ -1,8 +1,9 @@
 """Prefect for the tests: one real server per test session (the benchmarks' starter), and what
-the server holds about flow runs, read back through its REST API."""
+a server holds about flow runs, read back through its REST API (`PrefectApi`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 from bench import services
 from bench.services import PrefectServer
 
-__all__ = ["PrefectServer", "prefect_records", "prefect_server"]
+__all__ = ["PrefectApi", "PrefectServer", "prefect_server"]
 
 # The tests' servers do not turn deployments' schedules into runs on their own: the nightly cron
 # (03:00 UTC) would otherwise start a real night in whichever test's workers span 03:00 (CI's run
@@ -31,25 +32,63 @@ _KINDS = ("flow_runs", "task_runs", "logs", "artifacts")
 _PAGE = 200
 
 
-def prefect_records(api_url: str, flow_run_id: str | None = None) -> dict[str, list[Any]]:
-    """Flow runs (parameters, states), task runs, logs and artifacts as the API returns them:
-    of one flow run, or (`flow_run_id` None) of every run the server holds."""
-    records: dict[str, list[Any]] = {}
-    with httpx.Client(base_url=api_url, timeout=30) as client:
-        for kind in _KINDS:
-            query: dict[str, Any] = {}
-            if flow_run_id is not None:
-                field = "id" if kind == "flow_runs" else "flow_run_id"
-                query = {kind: {field: {"any_": [flow_run_id]}}}
-            if kind == "task_runs" and flow_run_id is not None:
-                query = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
-            records[kind] = []
-            while True:
-                page = client.post(
-                    f"/{kind}/filter",
-                    json={**query, "limit": _PAGE, "offset": len(records[kind])},
-                ).raise_for_status()
-                records[kind] += page.json()
-                if len(page.json()) < _PAGE:
-                    break
-    return records
+class PrefectApi:
+    """A Prefect server's REST API as the tests read it, the one client they share: JSON back,
+    a busy (SQLite-backed) server's 503s waited out, filters followed past the API's pages."""
+
+    def __init__(self, api_url: str) -> None:
+        self.url = api_url.rstrip("/")
+
+    @property
+    def ui(self) -> str:
+        return self.url.removesuffix("/api")
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        for _ in range(10):
+            response = httpx.request(method, f"{self.url}{path}", timeout=30, **kwargs)
+            if response.status_code != 503:
+                break
+            time.sleep(1)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def filter(self, kind: str, query: dict[str, Any] | None = None) -> list[Any]:
+        """Every `kind` (flow_runs, task_runs, logs, ...) the query matches, oldest page first."""
+        found: list[Any] = []
+        while True:
+            body = {**(query or {}), "limit": _PAGE, "offset": len(found)}
+            page = self.call("POST", f"/{kind}/filter", json=body)
+            found += page
+            if len(page) < _PAGE:
+                return found
+
+    def flow_run(self, run_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/flow_runs/{run_id}"))
+
+    def states(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/flow_run_states/", params={"flow_run_id": run_id}))
+
+    def task_runs(self, run_id: str) -> list[dict[str, Any]]:
+        return self.filter("task_runs", {"flow_runs": {"id": {"any_": [run_id]}}})
+
+    def logs(self, run_id: str) -> list[str]:
+        """The run's log messages, oldest first: every line the server holds."""
+        return [log["message"] for log in self.filter("logs", _of_run("logs", run_id))]
+
+    def artifact(self, run_id: str, key: str) -> str:
+        query = {"artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": [key]}}}
+        (found,) = self.filter("artifacts", query)
+        return str(found["data"])
+
+    def records(self, run_id: str | None = None) -> dict[str, list[Any]]:
+        """Flow runs (parameters, states), task runs, logs and artifacts as the API returns them:
+        of one flow run, or (`run_id` None) of every run the server holds."""
+        return {kind: self.filter(kind, _of_run(kind, run_id)) for kind in _KINDS}
+
+
+def _of_run(kind: str, run_id: str | None) -> dict[str, Any]:
+    if run_id is None:
+        return {}
+    if kind == "task_runs":
+        return {"flow_runs": {"id": {"any_": [run_id]}}}
+    return {kind: {"id" if kind == "flow_runs" else "flow_run_id": {"any_": [run_id]}}}

@@ -1,4 +1,5 @@
-"""One streaming read of the catalogue: the same answers as the plain lazy plan, at any scale."""
+"""One streaming read of the catalogue (`flows.catalogue_tasks.rank_catalogue`: the catalogue
+source, the pure pass, the scratch sink): the same answers as the plain lazy plan, at any scale."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sources.catalogue import open_catalogue, scan_catalogue
+from flows.catalogue_tasks import rank_catalogue
+from sinks.scratch import Scratch
+from sources.catalogue import CatalogueFile
 from tests import validation_oracle as oracle
-from transforms.catalogue_pass import VALID_ROW_COLUMNS, read_catalogue
+from transforms.catalogue_pass import RECHECK_LIMIT, VALID_ROW_COLUMNS, RankedCatalogue
 from transforms.ranking import rank_top_apps
 from transforms.schema import REQUIRED_COLUMNS
 from transforms.screening import plan_validation
@@ -50,19 +53,32 @@ TRICKY = [
 
 def reference(path: Path, top_n: int = 10) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The plain lazy plan, whole-column operations and all: the meaning of 'correct'."""
-    plan = plan_validation(scan_catalogue(open_catalogue(path)))
+    plan = plan_validation(CatalogueFile.open(path).scan())
     top = rank_top_apps(oracle.valid(plan), GENRES, top_n)
     return pl.collect_all([top, oracle.rejects(plan), oracle.valid(plan)])
+
+
+def ranked(
+    path: Path,
+    scratch: Scratch,
+    top_n: int = 10,
+    *,
+    keep_valid_rows: bool = False,
+    recheck_limit: int = RECHECK_LIMIT,
+) -> RankedCatalogue:
+    """The pass over `path`, every reject allowed (the share rule has its own tests)."""
+    return rank_catalogue(
+        CatalogueFile.open(path), scratch, GENRES, top_n, max_reject_share=1.0,
+        keep_valid_rows=keep_valid_rows, recheck_limit=recheck_limit,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("recheck_limit", [100_000, 0], ids=["fast-then-recheck", "exact-rerun"])
 def test_streaming_read_matches_the_lazy_plan(tmp_path: Path, recheck_limit: int) -> None:
     path = write_rows(tmp_path / "tricky.csv", TRICKY)
     top, rejects, valid = reference(path)
-    result = read_catalogue(
-        open_catalogue(path), GENRES, 10, tmp_path / "work", sha256="f" * 64,
-        keep_valid_rows=True, recheck_limit=recheck_limit,
-    )  # fmt: skip
+    scratch = Scratch()
+    result = ranked(path, scratch, keep_valid_rows=True, recheck_limit=recheck_limit)
     assert result.rows_read == len(TRICKY)
     assert result.top.equals(top)
     assert result.rejects.equals(rejects)
@@ -74,21 +90,25 @@ def test_streaming_read_matches_the_lazy_plan(tmp_path: Path, recheck_limit: int
         result.valid_rows.path, has_header=False, new_columns=list(VALID_ROW_COLUMNS)
     ).filter(~pl.col("id").is_in(result.valid_rows.exclude.get("id", [])))
     assert result.valid_rows.rows == loaded.height == valid.height
-    assert set(loaded["catalogue_sha256"]) == {"f" * 64}
+    assert set(loaded["catalogue_sha256"]) == {hashlib.sha256(path.read_bytes()).hexdigest()}
     assert loaded.select(REQUIRED_COLUMNS).sort("id").equals(valid.sort("id"), null_equal=True)
     assert result.valid_rows.exclude == {"id": [109]}
+    assert [p.name for p in scratch.folder.iterdir()] == ["valid-rows.csv"]  # the pass's are gone
+    scratch.remove()
+    assert not scratch.folder.exists()
 
 
 @pytest.mark.real_data
-def test_real_file_in_one_pass(real_csv: Path, tmp_path: Path) -> None:
-    result = read_catalogue(open_catalogue(real_csv), GENRES, 10, tmp_path)
+def test_real_file_in_one_pass(real_csv: Path) -> None:
+    with Scratch() as scratch:
+        result = ranked(real_csv, scratch)
+        assert list(scratch.folder.iterdir()) == []  # the work files are gone
     assert result.sha256 == hashlib.sha256(real_csv.read_bytes()).hexdigest()
     assert result.rows_read == 7197
     assert result.rejects.height == 0
     assert result.top["id"].to_list()[:2] == [284035177, 324684580]
     assert result.top["rating_count_tot"].to_list()[-1] == 106235
     assert result.valid_rows is None
-    assert list(tmp_path.iterdir()) == []  # the work files are gone
 
 
 def test_results_agree_across_scales(tmp_path: Path) -> None:
@@ -99,9 +119,9 @@ def test_results_agree_across_scales(tmp_path: Path) -> None:
             ident = row[0].strip()
             copies.append([f"{copy}{ident}" if copy else row[0], *row[1:]])
     path = write_rows(tmp_path / "x3.csv", copies)
-    once = read_catalogue(open_catalogue(write_rows(tmp_path / "x1.csv", TRICKY)), GENRES, 10,
-                          tmp_path / "w1")  # fmt: skip
-    thrice = read_catalogue(open_catalogue(path), GENRES, 3, tmp_path / "w3")
+    with Scratch() as scratch:
+        once = ranked(write_rows(tmp_path / "x1.csv", TRICKY), scratch)
+        thrice = ranked(path, scratch, top_n=3)
     assert thrice.top["id"].to_list() == [111, 1111, 2111]
     n = len(TRICKY)
     per_copy = thrice.rejects.with_columns(

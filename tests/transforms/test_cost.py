@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from sources.x_spend import Ledger
+from sources.x_spend import SpendCap
 from transforms.cost import Prices, usd
 from transforms.errors import XSpendCapReached
 from transforms.plan import Plan, PlannedApp
@@ -21,7 +21,7 @@ def test_amounts_are_shown_without_rounding_away_a_fraction_of_a_cent() -> None:
 
 
 def test_a_hold_that_cannot_fit_is_refused_and_bills_settle_at_what_was_charged() -> None:
-    ledger = Ledger(PRICES, Decimal("1.00"))
+    ledger = SpendCap(PRICES, Decimal("1.00"))
     with ledger.hold(PRICES.worst("search")) as charge:  # 0.50 held for a page
         charge(PRICES.bill("search", 37))
     with ledger.hold(PRICES.worst("search")) as charge:

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sources.catalogue import open_catalogue, scan_catalogue
+from sources.catalogue import CatalogueFile
 from tests.validation_oracle import valid as valid_rows
 from transforms.ranking import rank_top_apps, selection_name
 from transforms.screening import plan_validation
@@ -35,7 +35,7 @@ def oracle(path: Path, genres: set[str], top_n: int) -> list[int]:
     ],
 )
 def test_ranking_matches_oracle(catalogue_csv: Path, genres: list[str], top_n: int) -> None:
-    valid = valid_rows(plan_validation(scan_catalogue(open_catalogue(catalogue_csv))))
+    valid = valid_rows(plan_validation(CatalogueFile.open(catalogue_csv).scan()))
     top = rank_top_apps(valid, genres, top_n).collect()
     assert top["id"].to_list() == oracle(catalogue_csv, set(genres), top_n)
     assert top["rank"].to_list() == list(range(1, top.height + 1))

@@ -12,11 +12,12 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Executable, create_engine
 
-from sinks.trends import SpikeRule, Trend, trends
+from sinks.trends import Trend, trends
 from sources.catalogue import SAMPLE_CATALOGUE
 from tests.support.catalogues import top_apps
 from tests.support.postgres import query_rows
 from transforms.queries import build_query
+from transforms.trends import SpikeRule
 
 FIRST_NIGHT = date(2026, 11, 1)
 NIGHTS = 15

@@ -21,10 +21,11 @@ from sqlalchemy import create_engine, insert
 from sinks.events import SPIKE_EVENT
 from sinks.files import OUTPUT_COLUMNS
 from sinks.tables import app_mentions, metadata
-from sinks.trends import TREND_COLUMNS, SpikeRule, trends
+from sinks.trends import TREND_COLUMNS, trends
 from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
 from tests.trends.nights import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
+from transforms.trends import SpikeRule
 
 ORIGINAL = ("id", "track_name", "n_citacoes", "size_bytes", "price", "prime_genre")
 

@@ -1,0 +1,1 @@
+"""The `appbuzz` command line: the top of the layers, above the flow and the API."""
