@@ -18,6 +18,7 @@ COPY . .
 RUN pip install --no-deps -e . \
     && useradd --system --create-home --home-dir /home/appbuzz appbuzz \
     && mkdir -p /var/lib/appbuzz/out /var/lib/appbuzz/results /var/lib/appbuzz/prefect-ui \
+        /var/lib/appbuzz/prefect-home \
     && chown -R appbuzz /var/lib/appbuzz
 
 # `prefect server start` writes its UI build at start; site-packages is not the appbuzz user's, so

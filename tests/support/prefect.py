@@ -19,12 +19,17 @@ __all__ = ["PrefectApi", "PrefectServer", "prefect_server"]
 # (03:00 UTC) would otherwise start a real night in whichever test's workers span 03:00 (CI's run
 # on 2026-12-02 met one). A test of the schedule asks the server for its runs instead.
 _NO_SCHEDULER = {"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
+# As the README's server runs: concurrency leases kept on disk, so a restart forgets none
+LEASES_ON_DISK = {
+    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"
+}
 
 
 @contextmanager
 def prefect_server(ui: bool = False, **settings: str) -> Iterator[PrefectServer]:
-    """The benchmarks' `prefect server start`, without its scheduler (see above)."""
-    with services.prefect_server(ui, **{**_NO_SCHEDULER, **settings}) as server:
+    """The benchmarks' `prefect server start`, configured as in production, without its
+    scheduler (see above)."""
+    with services.prefect_server(ui, **{**LEASES_ON_DISK, **_NO_SCHEDULER, **settings}) as server:
         yield server
 
 
