@@ -19,6 +19,10 @@ from api.routes import data, docs, pages
 from api.unavailable import as_problem
 from sinks.trends import SpikeRule
 
+DESCRIPTION = (
+    "While the database is away, every route that reads it answers 503 with a JSON `Problem`."
+)
+
 
 def create_app(database_url: str) -> FastAPI:
     """The API over the database at `database_url`, opened read-only."""
@@ -32,6 +36,7 @@ def create_app(database_url: str) -> FastAPI:
     app = CachedFastAPI(
         title="appbuzz",
         summary="The most-reviewed App Store apps and their mentions on X, night by night.",
+        description=DESCRIPTION,
         version="1",
         lifespan=lifespan,
         docs_url=None,  # served by api.routes.docs from vendored assets, never a CDN

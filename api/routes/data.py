@@ -1,8 +1,9 @@
 """The API: the original web app's `/apps.json` and `/apps.csv`, run history, health.
 
 Every route reads through the read-only engine (`api.readonly`), connecting only once FastAPI has
-validated its parameters (`api.params`); a database that went away is a 503
-(`api.unavailable`).
+validated its parameters (`api.params`). Each declares what it can answer besides its 200
+(`api.responses`): 304 for a cached one, 404 where an app can be missing, 422, and 503, always as
+JSON, when the database is away (`api.unavailable`).
 """
 
 from __future__ import annotations
@@ -18,21 +19,22 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import queries
 from api.cache import cached
-from api.models import AppRow, Health, HistoryPoint, Problem, Run
+from api.models import AppRow, Health, HistoryPoint, Run
 from api.params import AppId, Database, Limit, Offset, Selection, Snapshot, SnapshotQuery
+from api.responses import (
+    CACHED,
+    CONDITIONAL,
+    CSV,
+    NOT_FOUND,
+    TOTAL,
+    UNAVAILABLE,
+    CSVResponse,
+    declared,
+)
 from sinks.database import describe_error
 from sinks.trends import TREND_SCHEMA
 
 router = APIRouter()
-
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": Problem, "description": "the database is unavailable"}
-}
-
-
-class CSVResponse(Response):
-    media_type = "text/csv"
-
 
 # polars writes the apps.csv file; the same types through the same writer give the same bytes.
 _CSV_SCHEMA = {
@@ -61,7 +63,8 @@ def _rows(request: Request, db: Engine, query: SnapshotQuery) -> list[dict[str, 
     "/apps.json",
     summary="A snapshot as JSON",
     response_model=list[AppRow],  # type: ignore[valid-type]  # a pydantic create_model
-    responses=UNAVAILABLE,
+    responses=declared(CACHED, UNAVAILABLE),
+    openapi_extra=CONDITIONAL,
 )
 @cached(pinned_by=["snapshot_date"])
 def apps_json(request: Request, db: Database, query: Snapshot) -> list[dict[str, Any]]:
@@ -72,8 +75,9 @@ def apps_json(request: Request, db: Database, query: Snapshot) -> list[dict[str,
 @router.get(
     "/apps.csv",
     summary="A snapshot as a CSV download",
-    response_class=CSVResponse,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **UNAVAILABLE},
+    response_class=Response,  # no media type of its own: see api.responses
+    responses=declared(CSV, CACHED, UNAVAILABLE),
+    openapi_extra=CONDITIONAL,
 )
 @cached(pinned_by=["snapshot_date"])
 def apps_csv(request: Request, db: Database, query: Snapshot) -> CSVResponse:
@@ -87,7 +91,8 @@ def apps_csv(request: Request, db: Database, query: Snapshot) -> CSVResponse:
     "/runs",
     summary="The run history",
     response_model=list[Run],  # type: ignore[valid-type]
-    responses=UNAVAILABLE,
+    responses=declared(TOTAL, CACHED, UNAVAILABLE),
+    openapi_extra=CONDITIONAL,
 )
 @cached()
 def runs(
@@ -104,10 +109,8 @@ def runs(
     "/apps/{app_id}/history",
     summary="One app across snapshots",
     response_model=list[HistoryPoint],  # type: ignore[valid-type]
-    responses={
-        404: {"model": Problem, "description": "no snapshot holds the app"},
-        **UNAVAILABLE,
-    },
+    responses=declared(CACHED, NOT_FOUND, UNAVAILABLE),
+    openapi_extra=CONDITIONAL,
 )
 @cached()
 def app_history(
@@ -125,7 +128,7 @@ def app_history(
     "/healthz",
     summary="Is the database reachable?",
     response_model=Health,
-    responses={503: {"model": Health}},
+    responses={503: {"model": Health, "description": "the database does not answer"}},
 )
 def healthz(db: Database) -> Any:
     """200 when the database answers, 503 (with the reason) when it does not."""

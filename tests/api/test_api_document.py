@@ -1,5 +1,6 @@
-"""While the database is away, a client's mistake is still named: parameters are checked before a
-connection is opened. In this process, over a PostgreSQL URL on a closed loopback port."""
+"""The OpenAPI document tells the truth about each route, including while the database is away,
+and a client's mistake is still named then (parameters are checked before a connection is
+opened). In this process, over a PostgreSQL URL on a closed loopback port."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+
+CACHED = ("/apps.json", "/apps.csv", "/runs", "/apps/{app_id}/history")
+READS_THE_DATABASE = (*CACHED, "/healthz")
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +33,32 @@ def call(app: FastAPI, method: str, path: str) -> httpx.Response:
             return await client.request(method, path)
 
     return anyio.run(send)
+
+
+def test_every_answer_is_declared_with_its_media_type(away: FastAPI) -> None:
+    paths = call(away, "GET", "/openapi.json").json()["paths"]
+    assert set(paths) == set(READS_THE_DATABASE)
+    for path in READS_THE_DATABASE:
+        assert set(paths[path]) == {"get"}, path  # HEAD is implicit (RFC 9110), not an operation
+        responses = paths[path]["get"]["responses"]
+        assert responses["503"]["content"] == {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/" + ("Health" if path == "/healthz" else "Problem")}
+            }
+        }, path  # fmt: skip
+        if path in CACHED:
+            assert "content" not in responses["304"] and "ETag" in responses["304"]["headers"]
+            assert list(responses["422"]["content"]) == ["application/json"]
+    history = paths["/apps/{app_id}/history"]["get"]["responses"]
+    assert list(history["404"]["content"]) == ["application/json"]
+    assert list(paths["/apps.csv"]["get"]["responses"]["200"]["content"]) == ["text/csv"]
+
+
+def test_the_csv_routes_503_is_json_as_declared(away: FastAPI) -> None:
+    answer = call(away, "GET", "/apps.csv")
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["detail"].startswith("database unavailable: ")
 
 
 @pytest.mark.parametrize(
