@@ -1,8 +1,8 @@
-"""The app: the routers (`api.routes`) over a read-only engine, behind the response cache.
+"""The app: the routers (`api.routes`) over a read-only engine, behind HEAD and the cache.
 
 Only assembly happens here: what each route does is in its router, what they take in
-`api.params`, how a database that went away is answered in `api.unavailable`, and the cache in
-`api.cache`.
+`api.params`, how a database that went away is answered in `api.unavailable`, and what meets a
+request before FastAPI in `api.front`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 
-from api.cache import CachedFastAPI
+from api.front import FrontedFastAPI
 from api.readonly import readonly_engine
 from api.routes import data, docs, pages
 from api.unavailable import as_problem
 from sinks.trends import SpikeRule
 
 DESCRIPTION = (
+    "Every GET also answers HEAD: the same status and headers, without the body. "
     "While the database is away, every route that reads it answers 503 with a JSON `Problem`."
 )
 
@@ -33,7 +34,7 @@ def create_app(database_url: str) -> FastAPI:
         yield
         engine.dispose()
 
-    app = CachedFastAPI(
+    app = FrontedFastAPI(
         title="appbuzz",
         summary="The most-reviewed App Store apps and their mentions on X, night by night.",
         description=DESCRIPTION,

@@ -1,6 +1,7 @@
 """The OpenAPI document tells the truth about each route, including while the database is away,
 and a client's mistake is still named then (parameters are checked before a connection is
-opened). In this process, over a PostgreSQL URL on a closed loopback port."""
+opened): in this process, over a PostgreSQL URL on a closed loopback port. And HEAD answers
+wherever GET does, against the real server."""
 
 from __future__ import annotations
 
@@ -81,3 +82,33 @@ def test_malformed_parameters_are_422_while_the_database_is_away(
     answer = call(away, "GET", path)
     assert answer.status_code == 422, answer.text
     assert [error["loc"] for error in answer.json()["detail"]] == [named]
+
+
+def _same_headers(get: httpx.Response, head: httpx.Response) -> None:
+    assert head.status_code == get.status_code
+    assert head.content == b""
+    drop = {"date"}
+    assert {k: v for k, v in head.headers.items() if k not in drop} == {
+        k: v for k, v in get.headers.items() if k not in drop
+    }
+
+
+def test_head_answers_as_get_does_without_the_body(served: str, snapshots) -> None:
+    paths = [
+        "/apps.json", f"/apps.csv?snapshot_date={snapshots.earlier}", "/runs?limit=1",
+        f"/apps/{snapshots.climber}/history", "/apps/1/history", "/runs?limit=0", "/healthz",
+        "/", f"/apps/{snapshots.climber}", "/history", "/apps/1", "/docs", "/openapi.json",
+        "/static/swagger-ui/swagger-ui.css",
+    ]  # fmt: skip
+    with httpx.Client(base_url=served) as client:
+        for path in paths:
+            _same_headers(client.get(path), client.head(path))
+        # a HEAD first (not yet cached) renders and keeps the answer its GET then gets
+        fresh = "/apps.json?genre=Music"
+        head = client.head(fresh)
+        _same_headers(client.get(fresh), head)
+        assert head.headers["etag"]
+        tagged = client.head(fresh, headers={"If-None-Match": head.headers["etag"]})
+        assert tagged.status_code == 304 and tagged.content == b""
+        refused = client.post("/apps.json")
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
