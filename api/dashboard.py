@@ -98,6 +98,11 @@ def not_found_page(message: str) -> str:
     return _render("missing.html", message=message)
 
 
+def unavailable_page(reason: str) -> str:
+    """The page for a database that does not answer: what happened, and that nothing is lost."""
+    return _render("unavailable.html", reason=reason)
+
+
 def _link(selection: str, night: date) -> str:
     return "/?" + urlencode({"selection": selection, "night": night.isoformat()})
 

@@ -1,7 +1,8 @@
 """The HTML pages' routes: thin wrappers over `api.dashboard`, which builds each page.
 
 Pages are for people, so they are left out of the OpenAPI schema (the JSON routes are the API).
-A malformed parameter is a 422 as on every route; an unknown night or app is a 404 page.
+A malformed parameter is a 422 as on every route; an unknown night or app is a 404 page; a
+database that went away is a 503 page (`api.unavailable.PageRoute`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from api import dashboard
 from api.cache import cached
 from api.params import AppId, Database, Night, Offset, Selection
 from api.queries import DEFAULT_SELECTION
+from api.unavailable import PageRoute
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(
+    include_in_schema=False, default_response_class=HTMLResponse, route_class=PageRoute
+)
 
 
 def _page(body: str | None, missing: str) -> HTMLResponse:

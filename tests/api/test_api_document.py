@@ -84,6 +84,15 @@ def test_malformed_parameters_are_422_while_the_database_is_away(
     assert [error["loc"] for error in answer.json()["detail"]] == [named]
 
 
+def test_pages_say_503_as_a_page_and_the_api_as_json(away: FastAPI) -> None:
+    for page in ("/", "/apps/284035177", "/history"):
+        answer = call(away, "GET", page)
+        assert answer.status_code == 503 and answer.headers["content-type"].startswith("text/html")
+        assert "<h1>Database unavailable</h1>" in answer.text and 'lang="en"' in answer.text
+    for path in ("/apps.json", "/runs", "/apps/1/history"):
+        assert call(away, "GET", path).json()["detail"].startswith("database unavailable: ")
+
+
 def _same_headers(get: httpx.Response, head: httpx.Response) -> None:
     assert head.status_code == get.status_code
     assert head.content == b""
