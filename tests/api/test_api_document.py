@@ -1,7 +1,6 @@
 """The OpenAPI document tells the truth about each route, including while the database is away,
-and a client's mistake is still named then (parameters are checked before a connection is
-opened): in this process, over a PostgreSQL URL on a closed loopback port. And HEAD answers
-wherever GET does, against the real server."""
+and HEAD answers wherever GET does. Unit tests in this process (no database is reachable: a
+PostgreSQL URL on a closed loopback port), then HEAD against the real server."""
 
 from __future__ import annotations
 
@@ -91,6 +90,10 @@ def test_pages_say_503_as_a_page_and_the_api_as_json(away: FastAPI) -> None:
         assert "<h1>Database unavailable</h1>" in answer.text and 'lang="en"' in answer.text
     for path in ("/apps.json", "/runs", "/apps/1/history"):
         assert call(away, "GET", path).json()["detail"].startswith("database unavailable: ")
+
+
+def test_docs_page_names_its_language(away: FastAPI) -> None:
+    assert '<html lang="en">' in call(away, "GET", "/docs").text
 
 
 def _same_headers(get: httpx.Response, head: httpx.Response) -> None:
