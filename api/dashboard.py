@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Connection
 
 from api import queries
-from api.charts import line_chart, sparkline
+from api.charts import line_charts, sparkline
 from sinks.trends import SpikeRule, Trend
 
 SPARK_NIGHTS = 14
@@ -187,12 +187,12 @@ def app_page(connection: Connection, rule: SpikeRule, app_id: int, selection: st
         selection=selection,
         points=points,
         gaps=sum(1 for _, v in counts if v is None),
-        count_chart=line_chart(
+        count_chart=line_charts(
             [(d, None if v is None else float(v)) for d, v in counts],
             f"Mentions of {name} per night",
             "mentions",
         ),
-        rank_chart=line_chart(ranks, f"Rank of {name} per night", "rank", invert=True),
+        rank_chart=line_charts(ranks, f"Rank of {name} per night", "rank", invert=True),
     )
 
 
