@@ -1,6 +1,7 @@
 """Charts as server-side SVG: a few hundred bytes inline in the page, no JavaScript, no library.
 
-A night without a count is a gap in the line (never a zero), marked on the axis.
+A night without a count is a gap in the line (never a zero), marked on the axis. A line chart is
+drawn twice, for a wide screen and for a phone's (the page shows one), so its text stays legible.
 Every chart carries a text alternative (`<title>` and `aria-label`); the page also shows the
 same numbers in a table, so nothing depends on seeing the drawing.
 """
@@ -84,13 +85,18 @@ def line_chart(
     invert: bool = False,
     width: int = 640,
     height: int = 220,
+    dates: int = 7,
+    kind: str = "wide",
 ) -> str:
-    """A line chart with the snapshot dates on the x axis; `invert` puts 1 at the top (ranks)."""
+    """A line chart with the snapshot dates on the x axis; `invert` puts 1 at the top (ranks).
+
+    About `dates` dates are labelled; `kind` is a class the page's CSS picks a drawing by.
+    """
     values = [v for _, v in points if v is not None]
     left, right, top, bottom = 56.0, 28.0, 16.0, height - 44.0
     plot_w = width - left - right
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart {kind}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">',
         f"<title>{escape(title)}</title>",
         f'<line class="axis" x1="{left}" y1="{bottom}" x2="{width - right}" y2="{bottom}"/>',
@@ -117,9 +123,10 @@ def line_chart(
         )
     step = plot_w / max(len(points) - 1, 1)
     xs = [left + i * step if len(points) > 1 else left + plot_w / 2 for i in range(len(points))]
-    every = max(1, round(len(points) / 7))  # about seven dates fit on a phone's width
+    every = max(1, round(len(points) / dates))
+    last = len(points) - 1
     for i, (night, value) in enumerate(points):
-        if i % every == 0 or i == len(points) - 1:
+        if (i % every == 0 and last - i >= every) or i == last:  # the last, never crowded
             parts.append(
                 f'<text class="tick" x="{xs[i]:.1f}" y="{bottom + 16}" text-anchor="middle">'
                 f"{night:%b %-d}</text>"
@@ -144,3 +151,12 @@ def line_chart(
         f'text-anchor="middle">snapshot date</text></svg>'
     )
     return "".join(parts)
+
+
+def line_charts(points: Sequence[Point], title: str, unit: str, invert: bool = False) -> str:
+    """The chart drawn for a wide screen and again for a phone's, where the wide drawing, scaled
+    down, would print its 12-unit text at 5 px. The page's CSS shows one; the other is
+    `display: none`, so a screen reader meets one chart too."""
+    return line_chart(points, title, unit, invert) + line_chart(
+        points, title, unit, invert, width=320, dates=4, kind="narrow"
+    )

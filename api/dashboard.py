@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Connection
 
 from api import queries
-from api.charts import line_chart, sparkline
+from api.charts import line_charts, sparkline
 from sinks.trends import Trend
 from transforms.trends import SpikeRule
 
@@ -97,6 +97,11 @@ def _render(template: str, **context: Any) -> str:
 
 def not_found_page(message: str) -> str:
     return _render("missing.html", message=message)
+
+
+def unavailable_page(reason: str) -> str:
+    """The page for a database that does not answer: what happened, and that nothing is lost."""
+    return _render("unavailable.html", reason=reason)
 
 
 def _link(selection: str, night: date) -> str:
@@ -183,12 +188,12 @@ def app_page(connection: Connection, rule: SpikeRule, app_id: int, selection: st
         selection=selection,
         points=points,
         gaps=sum(1 for _, v in counts if v is None),
-        count_chart=line_chart(
+        count_chart=line_charts(
             [(d, None if v is None else float(v)) for d, v in counts],
             f"Mentions of {name} per night",
             "mentions",
         ),
-        rank_chart=line_chart(ranks, f"Rank of {name} per night", "rank", invert=True),
+        rank_chart=line_charts(ranks, f"Rank of {name} per night", "rank", invert=True),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
-from api.charts import line_chart, sparkline
+from api.charts import line_chart, line_charts, sparkline
 
 SVG = "{http://www.w3.org/2000/svg}"
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(6)]
@@ -44,3 +44,21 @@ def test_rank_chart_puts_first_place_on_top() -> None:
 def test_no_value_at_all_says_so() -> None:
     assert "no mentions recorded" in line_chart([(DAYS[0], None)], "Mentions", "mentions")
     assert "not counted" in sparkline([(DAYS[0], None)], "not counted yet")
+
+
+def _dates(svg: ET.Element) -> list[str]:
+    ticks = [t.text or "" for t in svg.iter(f"{SVG}text") if t.get("class") == "tick"]
+    return [text for text in ticks if text.startswith("Nov")]
+
+
+def test_the_phones_drawing_labels_fewer_dates_and_never_crowds_the_last() -> None:
+    nights = [date(2026, 11, 1) + timedelta(days=i) for i in range(15)]
+    points = [(night, float(i)) for i, night in enumerate(nights)]
+    wide, narrow = (
+        parse(svg + "</svg>") for svg in line_charts(points, "M", "m").split("</svg>")[:2]
+    )
+    assert wide.get("class") == "chart wide" and wide.get("viewBox") == "0 0 640 220"
+    assert narrow.get("class") == "chart narrow" and narrow.get("viewBox") == "0 0 320 220"
+    assert _dates(wide) == [f"Nov {day}" for day in range(1, 16, 2)]
+    assert _dates(narrow) == ["Nov 1", "Nov 5", "Nov 9", "Nov 15"]  # not Nov 13 beside Nov 15
+    assert len(list(narrow.iter(f"{SVG}circle"))) == len(list(wide.iter(f"{SVG}circle"))) == 15

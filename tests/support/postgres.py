@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Executable, Table, create_engine, select, text
+from sqlalchemy import Executable, Table, create_engine, make_url, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from bench.services import ScratchDatabases
@@ -45,6 +45,29 @@ def scratch_database(server_url: str, prefix: str = "appbuzz_test") -> Iterator[
         yield databases.create()
     finally:
         databases.drop_all()
+
+
+@contextmanager
+def refusing(server_url: str, database_url: str) -> Iterator[None]:
+    """The database at `database_url` refuses every connection, its open sessions ended, until
+    exit: a database that went away while a server reads it (superusers are refused too)."""
+    name = make_url(database_url).database
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
 
 
 def query_rows(url: str, statement: Executable) -> list[dict[str, Any]]:

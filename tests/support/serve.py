@@ -1,5 +1,6 @@
 """`appbuzz serve` for the tests: a subprocess on a free loopback port, as a person starts it, and
-waiting until a server answers `/healthz` (a server that dies first fails the test at once)."""
+waiting until a server answers `/healthz` (a server that dies first fails the test at once); and
+one whose database goes away once it is up."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 import httpx
 
 from bench.services import free_port
+from sinks.database import check_database, make_engine
 from tests.support.cli import Cli, Job
 from tests.support.polling import wait_for
+from tests.support.postgres import refusing, scratch_database
 from tests.support.processes import stop_group
 
 
@@ -49,3 +52,19 @@ def serving(database_url: str, log: Path, *args: str) -> Iterator[Served]:
         yield Served(base_url, process)
     finally:
         stop_group(process)
+
+
+@contextmanager
+def serving_away(postgres_server: str, log: Path) -> Iterator[Served]:
+    """`appbuzz serve` started over a fresh PostgreSQL database (the pipeline's tables, empty)
+    that then refuses every connection: yielded once the server says so on `/healthz` (503)."""
+    with scratch_database(postgres_server, prefix="appbuzz_away") as url:
+        engine = make_engine(url)
+        check_database(engine)  # what the pipeline creates first
+        engine.dispose()
+        with serving(url, log) as server, refusing(postgres_server, url):
+            wait_for(
+                lambda: httpx.get(f"{server.base_url}/healthz", timeout=5).status_code == 503,
+                what="the server to find its database away",
+            )
+            yield server

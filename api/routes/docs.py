@@ -2,25 +2,30 @@
 
 The files are the Swagger team's own `swagger-ui-dist` build (npm), unmodified, in
 `api/static/swagger-ui` (see VENDORED.md there); FastAPI's page points at them instead of its
-default CDN URLs. The validator badge is off: it would send the schema to validator.swagger.io.
+default CDN URLs, and gains the `lang` its `<html>` lacks (a screen reader then reads it as
+English). The validator badge is off: it would send the schema to validator.swagger.io. The app
+must be created with `docs_url=None`, so that this page is the only `/docs`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-SWAGGER_UI = Path(__file__).parent / "static" / "swagger-ui"
+SWAGGER_UI = Path(__file__).parents[1] / "static" / "swagger-ui"
 PREFIX = "/static/swagger-ui"
+
+router = APIRouter(include_in_schema=False)
+router.mount(PREFIX, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
 
 
 def docs_page(openapi_url: str, title: str) -> HTMLResponse:
     """Swagger UI over `openapi_url`, every asset from this server."""
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=openapi_url,
         title=f"{title} · API docs",
         swagger_js_url=f"{PREFIX}/swagger-ui-bundle.js",
@@ -28,13 +33,9 @@ def docs_page(openapi_url: str, title: str) -> HTMLResponse:
         swagger_favicon_url=f"{PREFIX}/favicon-32x32.png",
         swagger_ui_parameters={"validatorUrl": None},
     )
+    return HTMLResponse(bytes(page.body).replace(b"<html>", b'<html lang="en">', 1))
 
 
-def add_local_docs(app: FastAPI) -> None:
-    """Serve `/docs` and its assets; the app must be created with `docs_url=None`."""
-    app.mount(PREFIX, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
-    openapi_url = app.openapi_url or "/openapi.json"
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return docs_page(openapi_url, app.title)
+@router.get("/docs")
+def docs(request: Request) -> HTMLResponse:
+    return docs_page(request.app.openapi_url or "/openapi.json", request.app.title)
