@@ -13,7 +13,9 @@ Each seed makes 50 apps x 60 whole UTC days:
 Recall is how many of the 10 a rule flags; a false alarm is a flag on any other judged day.
 (a) is `transforms.day_spikes` with its defaults; (b) the current nightly rule, re-done here in
 Polars on the same days: mean + 3 sample sd of the previous 14 counted days, at least 7 of them,
-at least 20 mentions. Then `judge_days` is timed on 7,197 apps x 60 days (the catalogue's size).
+at least 20 mentions. Also printed: what the new rule flags on each app's days 7-20, judged on
+the trailing baseline before 3 weeks give a weekday one (nothing is injected there). Then
+`judge_days` is timed on 7,197 apps x 60 days (the catalogue's size).
 The rule's defaults were tuned on seeds 100-139, never on the seeds reported here (1-5). The
 noise comes from the standard library's `random` (numpy is not a dependency).
 

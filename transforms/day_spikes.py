@@ -4,7 +4,9 @@ One row per app and UTC day comes in (X's day buckets); each whole day is compar
 baseline of earlier whole days of the same app:
 - `weekday`: the same weekday in the trailing window (the previous Mondays for a Monday), used
   once `weekday_min_weeks` of them exist, so a weekly rhythm (busy weekends) is not a spike;
-- `trailing`: every whole day of the trailing window, while there are too few weeks for that;
+- `trailing`: every whole day of the trailing window, while there are too few weeks for that
+  (its median is the weekday level, so a busy weekend can be flagged then: the rhythm is not
+  known yet; `python -m bench.spikes` counts such days);
 - none (null) with fewer than `min_days` earlier whole days: too little history to judge.
 The score is `(mentions - median) / spread`, where spread is the baseline's robust standard
 deviation `1.4826 * MAD` with a floor (`DaySpikeRule`), so one odd day in the baseline moves
