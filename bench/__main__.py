@@ -16,7 +16,13 @@ import sys
 import time
 
 # Add a benchmark by writing bench/<name>.py with `run(quick: bool) -> bool` and listing it here.
-MODULES: tuple[str, ...] = ("bench.pipeline", "bench.overhead", "bench.x_api", "bench.serve")
+MODULES: tuple[str, ...] = (
+    "bench.pipeline",
+    "bench.overhead",
+    "bench.x_api",
+    "bench.serve",
+    "bench.scaling",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
