@@ -43,8 +43,10 @@ The non-X phases come from measurements on this machine (printed with the machin
   (`../shared/data/AppleStore.csv` when present, a generated one otherwise), all genres, top N,
   median of 3 after a warm-up (`measure_catalogue_pass`);
 - the Prefect overhead per mapped task: a flow mapping N tasks with `ThreadPoolTaskRunner`, in a
-  child process on Prefect's temporary server (no `PREFECT_API_URL`), N = 10, 100, 1000; the
-  slope of a least-squares fit of the flow's wall time on N (`measure_task_overhead`).
+  child process on Prefect's temporary server (no `PREFECT_API_URL`), N = 10, 100, 1000, the
+  fastest of 3 interleaved runs each; the slope of a least-squares fit of the flow's wall time
+  on N (`measure_task_overhead`), for a no-op task and for one persisting its result under a
+  cache key as count-app-mentions does (the latter is the one used).
 In the night, a worker's apps reach the X client one task overhead apart (the task engine's
 throughput), so the overhead overlaps the X waits; the "tasks" column is that overhead alone.
 """
@@ -406,9 +408,10 @@ def measure_catalogue_pass(csv: Path, top_ns: Sequence[int], repeats: int = 3) -
 
 
 def _mapped_flow_times(
-    ns: Sequence[int], repeats: int, results: Path
+    ns: Sequence[int], repeats: int, results: Path, settle: float = 2.0
 ) -> dict[str, dict[int, float]]:
-    """In this process: a flow mapping N tasks, timed (the child side of measure_task_overhead)."""
+    """In this process: a flow mapping N tasks, the fastest of `repeats` runs per N and variant
+    (the child side of measure_task_overhead)."""
     import uuid
 
     from prefect import flow, task, unmapped
@@ -436,22 +439,23 @@ def _mapped_flow_times(
         futures = (persisted if keep else noop).map(range(n), unmapped(uuid.uuid4().hex))
         return sum(1 for future in futures if future.result() is not None)
 
-    times: dict[str, dict[int, float]] = {"no-op": {}, "persisted": {}}
+    samples: dict[str, dict[int, list[float]]] = {"no-op": {}, "persisted": {}}
     with heartbeats_only_with_a_server():
         for keep in (False, True):
             mapped(10, keep)  # warm-up
+        for _ in range(repeats):  # interleaved, so that a busy spell of the machine hits all
             for n in ns:
-                best = math.inf
-                for _ in range(repeats):
+                for keep in (False, True):
+                    time.sleep(settle)  # the server records the previous run's task runs
                     started = time.perf_counter()
                     assert mapped(n, keep) == n
-                    best = min(best, time.perf_counter() - started)
-                times["persisted" if keep else "no-op"][n] = best
-    return times
+                    variant = "persisted" if keep else "no-op"
+                    samples[variant].setdefault(n, []).append(time.perf_counter() - started)
+    return {v: {n: min(times) for n, times in by_n.items()} for v, by_n in samples.items()}
 
 
 def measure_task_overhead(
-    ns: Sequence[int] = (10, 100, 1000), repeats: int = 2
+    ns: Sequence[int] = (10, 100, 1000), repeats: int = 3
 ) -> dict[str, TaskOverhead]:
     """Per variant (a no-op task; one whose result is persisted under a cache key, as
     count-app-mentions is), seconds per mapped task: a child process runs the flows on Prefect's
@@ -635,12 +639,12 @@ def report(args: argparse.Namespace) -> bool:
         print(f"scaling: catalogue pass GIVEN (not measured): {args.catalogue_seconds} s")
     if args.task_ms is None:
         started = time.perf_counter()
-        overheads = measure_task_overhead(repeats=1 if args.quick else 2)
+        overheads = measure_task_overhead(repeats=1 if args.quick else 3)
         for o in overheads.values():
             points = ", ".join(f"N={n}: {t:.2f} s" for n, t in o.points.items())
             print(
                 f"scaling: measured the Prefect mapped-task overhead ({o.variant}): "
-                f"{o.seconds_per_task * 1000:.2f} ms per task + {o.intercept:.2f} s per flow "
+                f"{o.seconds_per_task * 1000:.2f} ms per task, {o.intercept:+.2f} s per flow "
                 f"({points})"
             )
         print(f"scaling: (measuring took {time.perf_counter() - started:.0f} s)")
@@ -704,7 +708,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--task-ms", type=float, help="Prefect overhead per task (skip measuring)")
     parser.add_argument("--catalogue-seconds", type=float, help="the pass (skip measuring)")
-    parser.add_argument("--quick", action="store_true", help="measure once instead of 2-3 times")
+    parser.add_argument("--quick", action="store_true", help="measure once instead of 3 times")
     parser.add_argument("--child-tasks", nargs="+", help=argparse.SUPPRESS)
     return parser
 
