@@ -44,9 +44,11 @@ The non-X phases come from measurements on this machine (printed with the machin
   median of 3 after a warm-up (`measure_catalogue_pass`);
 - the Prefect overhead per mapped task: a flow mapping N tasks with `ThreadPoolTaskRunner`, in a
   child process on Prefect's temporary server (no `PREFECT_API_URL`), N = 10, 100, 1000, the
-  fastest of 3 interleaved runs each; the slope of a least-squares fit of the flow's wall time
-  on N (`measure_task_overhead`), for a no-op task and for one persisting its result under a
-  cache key as count-app-mentions does (the latter is the one used).
+  fastest of 3 interleaved runs each, each started once the server has finished recording the
+  previous run (some 20 s after 1,000 tasks; a run started sooner was slowed 4x); the slope of
+  a least-squares fit of the flow's wall time on N (`measure_task_overhead`), for a no-op task
+  and for one persisting its result under a cache key as count-app-mentions does (the latter
+  is the one used).
 In the night, a worker's apps reach the X client one task overhead apart (the task engine's
 throughput), so the overhead overlaps the X waits; the "tasks" column is that overhead alone.
 """
@@ -407,8 +409,41 @@ def measure_catalogue_pass(csv: Path, top_ns: Sequence[int], repeats: int = 3) -
     return times
 
 
+def _children_cpu() -> int | None:
+    """CPU ticks used so far by this process's children (Linux); None where /proc is not."""
+    me, total = str(os.getpid()), 0
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return None
+    for pid in entries:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me:  # ppid; utime and stime follow as fields 14 and 15
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def _quiet_children(timeout: float = 90.0, ticks_per_second: int = 10) -> None:
+    """Wait until the children (Prefect's temporary server) use under 10% of a core for a
+    second, at most `timeout`; without /proc, a fixed 5 s."""
+    deadline = time.monotonic() + timeout
+    before = _children_cpu()
+    if before is None:
+        time.sleep(5)
+        return
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = _children_cpu() or 0
+        if now - before < ticks_per_second:
+            return
+        before = now
+
+
 def _mapped_flow_times(
-    ns: Sequence[int], repeats: int, results: Path, settle: float = 2.0
+    ns: Sequence[int], repeats: int, results: Path
 ) -> dict[str, dict[int, float]]:
     """In this process: a flow mapping N tasks, the fastest of `repeats` runs per N and variant
     (the child side of measure_task_overhead)."""
@@ -446,7 +481,9 @@ def _mapped_flow_times(
         for _ in range(repeats):  # interleaved, so that a busy spell of the machine hits all
             for n in ns:
                 for keep in (False, True):
-                    time.sleep(settle)  # the server records the previous run's task runs
+                    # the server records a run's task runs for seconds after it ended (20 s
+                    # after 1,000 tasks here): a run started meanwhile is slowed by it
+                    _quiet_children()
                     started = time.perf_counter()
                     assert mapped(n, keep) == n
                     variant = "persisted" if keep else "no-op"
