@@ -23,9 +23,10 @@ Around the gate, each request goes through what `sources/x_client.py::Traffic.tu
 order: a place among the worker's `APPBUZZ_X_MAX_CONCURRENCY` requests in flight, then a slot of
 the global concurrency limit `x-api` that all workers share, then the gate; both places are held
 while the gate makes the request wait, and given back after the reply was `observe`d. A 429 is
-sent again (tenacity's RATE_LIMITED verdict: no backoff, at most 5 in a row); a search app asks
-its pages one after another. The slot of `x-api` is a perfect semaphore here (Prefect's costs two
-API calls a request and polls when full: not simulated).
+sent again (tenacity's RATE_LIMITED verdict: no backoff; a sixth 429 in a row fails the app); a
+search app asks its pages one after another. The slot of `x-api` is a perfect semaphore here
+(Prefect's costs an API call to take and one to give back, and when full waits the server's
+`Retry-After` between tries: not simulated).
 
 The simulated X service holds one fixed window per app token and endpoint, as the loopback fake
 (`tests/fake_x_api.py`) does: it opens with the first request that arrives after the previous one
