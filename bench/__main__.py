@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "bench.x_api",
     "bench.serve",
     "bench.spikes",
+    "bench.scaling",
 )
 
 
