@@ -17,7 +17,7 @@ from api.front import FrontedFastAPI
 from api.readonly import readonly_engine
 from api.routes import data, docs, pages
 from api.unavailable import as_problem
-from transforms.trends import SpikeRule
+from transforms.day_spikes import SpikeRule
 
 DESCRIPTION = (
     "Every GET also answers HEAD: the same status and headers, without the body. "

@@ -1,7 +1,8 @@
 """Charts as server-side SVG: a few hundred bytes inline in the page, no JavaScript, no library.
 
-A night without a count is a gap in the line (never a zero), marked on the axis. A line chart is
-drawn twice, for a wide screen and for a phone's (the page shows one), so its text stays legible.
+A night without a count is a gap in the line (never a zero), marked on the axis. Days are bars: a
+partial day outlined, a spike day marked ▲, the baseline band behind. A chart is drawn twice, for
+a wide screen and for a phone's (the page shows one), so its text stays legible.
 Every chart carries a text alternative (`<title>` and `aria-label`); the page also shows the
 same numbers in a table, so nothing depends on seeing the drawing.
 """
@@ -9,6 +10,7 @@ same numbers in a table, so nothing depends on seeing the drawing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from html import escape
 
@@ -46,8 +48,11 @@ def _scale(
 def sparkline(points: Sequence[Point], label: str, width: int = 120, height: int = 28) -> str:
     """A small line of the last nights' counts; the newest point is a dot."""
     values = [v for _, v in points if v is not None]
-    if not values:
-        return f'<span class="muted">{escape(label)}</span>'
+    if not values:  # a dash in the cell; the sentence is for screen readers, and takes no room
+        return (
+            f'<span class="muted"><span aria-hidden="true">–</span>'
+            f'<span class="sr-only">{escape(label)}</span></span>'
+        )
     pad = 3.0
     y = _scale(min(values), max(values), pad, height - pad, invert=False)
     step = (width - 2 * pad) / max(len(points) - 1, 1)
@@ -160,3 +165,94 @@ def line_charts(points: Sequence[Point], title: str, unit: str, invert: bool = F
     return line_chart(points, title, unit, invert) + line_chart(
         points, title, unit, invert, width=320, dates=4, kind="narrow"
     )
+
+
+@dataclass(frozen=True)
+class DayBar:
+    """One day of a bar chart: its count, whether the count covers the whole day, and the
+    baseline it was judged against (`low`..`high`, the band; `spike` when above it)."""
+
+    day: date
+    mentions: int
+    whole: bool
+    low: float | None = None
+    high: float | None = None
+    spike: bool = False
+
+
+def day_bars(
+    days: Sequence[DayBar],
+    title: str,
+    width: int = 640,
+    height: int = 240,
+    dates: int = 7,
+    kind: str = "wide",
+) -> str:
+    """Mentions per day as bars: whole days solid; a partial day (the window's edges, today)
+    outlined and dashed (its title says so); the baseline band shaded behind the bars; a spike
+    day in the spike colour with a ▲ above it (the mark, not the colour, carries it)."""
+    left, right, top, bottom = 56.0, 16.0, 22.0, height - 44.0
+    plot_w = width - left - right
+    parts = [
+        f'<svg class="chart days {kind}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">',
+        f"<title>{escape(title)}</title>",
+    ]
+    if not days:
+        parts.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no day counted yet'
+            "</text></svg>"
+        )
+        return "".join(parts)
+    hi = max(max(d.mentions for d in days), *(d.high or 0.0 for d in days), 1.0)
+    y = _scale(0.0, hi, top, bottom, invert=False)
+    slot = plot_w / len(days)
+    bar = max(2.0, slot * 0.7)
+    for tick in _ticks(0.0, hi, integer=True):
+        ty = y(tick)
+        parts.append(
+            f'<line class="grid" x1="{left}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}"/>'
+            f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">'
+            f"{tick:,.0f}</text>"
+        )
+    every = max(1, round(len(days) / dates))
+    last = len(days) - 1
+    for i, d in enumerate(days):
+        x = left + i * slot + (slot - bar) / 2
+        if d.low is not None and d.high is not None:  # the baseline band, behind the bar
+            band_top, band_bottom = y(d.high), y(max(d.low, 0.0))
+            parts.append(
+                f'<rect class="band" x="{left + i * slot:.1f}" y="{band_top:.1f}" '
+                f'width="{slot:.1f}" height="{max(band_bottom - band_top, 0.5):.1f}"/>'
+            )
+        top_y = y(d.mentions)
+        css = "bar spike" if d.spike else "bar" if d.whole else "bar partial"
+        what = "spike" if d.spike else "whole day" if d.whole else "partial day"
+        parts.append(
+            f'<rect class="{css}" x="{x:.1f}" y="{top_y:.1f}" width="{bar:.1f}" '
+            f'height="{max(bottom - top_y, 0.5):.1f}"><title>{d.day.isoformat()}: '
+            f"{d.mentions:,} mentions ({what})</title></rect>"
+        )
+        if d.spike:
+            parts.append(
+                f'<text class="mark" x="{x + bar / 2:.1f}" y="{top_y - 4:.1f}" '
+                'text-anchor="middle">▲</text>'
+            )
+        if (i % every == 0 and last - i >= every) or i == last:
+            # the last label ends at its bar, so it stays inside the chart
+            at, anchor = (x + bar, "end") if i == last else (x + bar / 2, "middle")
+            parts.append(
+                f'<text class="tick" x="{at:.1f}" y="{bottom + 16}" '
+                f'text-anchor="{anchor}">{d.day:%b %-d}</text>'
+            )
+    parts.append(
+        f'<line class="axis" x1="{left}" y1="{bottom}" x2="{width - right}" y2="{bottom}"/>'
+        f'<text class="tick" x="{left + plot_w / 2:.0f}" y="{height - 6}" text-anchor="middle">'
+        "UTC day</text></svg>"
+    )
+    return "".join(parts)
+
+
+def day_bar_charts(days: Sequence[DayBar], title: str) -> str:
+    """The bars drawn for a wide screen and again for a phone's (as `line_charts`)."""
+    return day_bars(days, title) + day_bars(days, title, width=320, dates=3, kind="narrow")

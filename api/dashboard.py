@@ -8,7 +8,8 @@ number (never only a colour), and a spike is the word "spike" on its row.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,11 +18,11 @@ from markupsafe import Markup, escape
 from sqlalchemy import Connection
 
 from api import queries
-from api.charts import line_charts, sparkline
+from api.charts import DayBar, day_bar_charts, line_charts, sparkline
 from sinks.trends import Trend
-from transforms.trends import SpikeRule
+from transforms.day_spikes import SpikeRule
 
-SPARK_NIGHTS = 14
+SPARK_DAYS = 14
 HISTORY_PAGE = 100
 
 
@@ -44,6 +45,11 @@ def _utc(value: datetime) -> datetime:
 def _moment(value: datetime) -> str:
     value = _utc(value)
     return f"{value.day} {value:%b %Y %H:%M:%S}"
+
+
+def _plural(count: int, noun: str) -> str:
+    """`1 night`, `2 nights`, `1,234 days`: the number and the noun agree."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _signed(value: int | None) -> str:
@@ -87,7 +93,13 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(
-    num=_num, day=_day, moment=_moment, utc=_utc, signed=_signed, change_html=change_html
+    num=_num,
+    day=_day,
+    moment=_moment,
+    utc=_utc,
+    signed=_signed,
+    change_html=change_html,
+    plural=_plural,
 )
 
 
@@ -109,11 +121,49 @@ def _link(selection: str, night: date) -> str:
 
 
 def _reason(row: dict[str, Any]) -> str:
+    """Why an app has no count, as the sentence after "not counted:" (the stored message
+    starts with those words; the heading already says them)."""
     if row["mention_error"]:
-        return str(row["mention_error"])
+        return str(row["mention_error"]).removeprefix("not counted: ")
     if row["mention_status"] == "skipped":
-        return "no X token was set for this run, so no app was counted"
+        return "no X token was set for this run"
     return "no count was recorded"
+
+
+def _without_hint(reason: str) -> str:
+    """The reason without its closing "(set ...)": the remedy says it better, once."""
+    return re.sub(r"\s*\((set|raise) [^()]*\)$", "", reason)
+
+
+# how to get counts, after the reason a night has none
+_REMEDIES = {
+    "no X token": "set X_BEARER_TOKEN (or APPBUZZ_X_TOKEN_BLOCK) for the runs and run again",
+    "usage cap": "a retry once the cap resets counts the apps left (nothing counted is paid twice)",
+    "credits are exhausted": "a retry once credits are bought counts the apps left",
+    "refused X_BEARER_TOKEN": "set a valid X_BEARER_TOKEN and run the night again",
+    "spend cap": "raise APPBUZZ_X_MAX_SPEND_USD (or --max-spend-usd) and run the night again",
+}
+
+
+def _uncounted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The apps without a count, grouped by why: one sentence per reason (and how to get
+    counts), not the same sentence ten times."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["n_citacoes"] is None:
+            groups.setdefault(_reason(row), []).append(row)
+    found = []
+    for reason, apps in groups.items():
+        remedy = next((fix for key, fix in _REMEDIES.items() if key in reason), None)
+        found.append(
+            {
+                "reason": _without_hint(reason) if remedy else reason,
+                "apps": apps,
+                "all": len(apps) == len(rows),
+                "remedy": remedy,
+            }
+        )
+    return found
 
 
 def overview_page(
@@ -135,36 +185,29 @@ def overview_page(
         "nights": nights,
         "night": night,
         "rule": rule,
-        "sparknights": SPARK_NIGHTS,
+        "spark_days": SPARK_DAYS,
     }
     if night is None:
         return _render("overview.html", **context)
     at = nights.index(night)
-    window = sorted(nights[at : at + SPARK_NIGHTS])
     rows = queries.night(connection, selection, night, rule)
-    counts = queries.counts_by_app(connection, selection, window, [r["app_id"] for r in rows])
+    # the last whole days before the night (the night's own day is still partial)
+    window = [night - timedelta(days=n) for n in range(SPARK_DAYS, 0, -1)]
+    days = queries.whole_days_by_app(connection, selection, [r["app_id"] for r in rows], window)
     for row in rows:
-        series = [(d, counts[row["app_id"]].get(d)) for d in window]
-        shown = [f"{_day(d)}: {'no count' if v is None else _num(v)}" for d, v in series]
+        series = [(d, days[row["app_id"]].get(d)) for d in window]
+        counted = [(d, v) for d, v in series if v is not None]
+        said = "; ".join(f"{_day(d)}: {_num(v)}" for d, v in counted) or "none counted yet"
         row["spark"] = sparkline(
             [(d, None if v is None else float(v)) for d, v in series],
-            f"Mentions of {row['track_name']}, last {len(window)} nights: " + "; ".join(shown),
-        )
-        trend: Trend | None = row["trend"]
-        row["reason"] = _reason(row)
-        row["sigmas"] = (
-            f"{(trend.n_citacoes - trend.trailing_mean) / trend.trailing_sd:,.1f}"
-            if trend
-            and trend.spike
-            and trend.trailing_sd
-            and trend.n_citacoes is not None
-            and trend.trailing_mean is not None
-            else "many"
+            f"Mentions of {row['track_name']} per day, the {_plural(len(window), 'day')} up to "
+            f"{_day(window[-1])}. {said}",
         )
     context.update(
         rows=rows,
         spiking=[r for r in rows if r["trend"] and r["trend"].spike],
-        uncounted=[r for r in rows if r["n_citacoes"] is None],
+        judged=any(r["trend"] and r["trend"].spike is not None for r in rows),
+        uncounted=_uncounted(rows),
         previous=nights[at + 1] if at + 1 < len(nights) else None,
         older=_link(selection, nights[at + 1]) if at + 1 < len(nights) else None,
         newer=_link(selection, nights[at - 1]) if at > 0 else None,
@@ -173,24 +216,35 @@ def overview_page(
 
 
 def app_page(connection: Connection, rule: SpikeRule, app_id: int, selection: str) -> str | None:
-    """One app across the nights of `selection`: counts and rank charted and tabled; None if no
-    snapshot of the selection holds it."""
+    """One app across the nights of `selection`: its mentions per day (bars, the baseline band,
+    the spike days), its counts and rank per night, charted and tabled; None if no snapshot of
+    the selection holds it."""
     points = queries.app_nights(connection, app_id, selection, rule)
     if not points:
         return None
     name = queries.app_name(connection, app_id, selection) or str(app_id)
     counts = [(p["snapshot_date"], p["n_citacoes"]) for p in points]
     ranks = [(p["snapshot_date"], float(p["rank"])) for p in points]
+    days = queries.app_days(connection, app_id, selection, rule)
+    bars = [
+        DayBar(d["day"], d["mentions"], d["whole"], d["band_low"], d["band_high"], d["spike"])
+        for d in days
+    ]
+    whole = [d for d in days if d["whole"]]
     return _render(
         "app.html",
         app_id=app_id,
         name=name,
         selection=selection,
         points=points,
+        days=days,
+        whole_days=len(whole),
+        spike_days=[d for d in days if d["spike"]],
         gaps=sum(1 for _, v in counts if v is None),
+        day_chart=day_bar_charts(bars, f"Mentions of {name} per UTC day"),
         count_chart=line_charts(
             [(d, None if v is None else float(v)) for d, v in counts],
-            f"Mentions of {name} per night",
+            f"Mentions of {name} per night (the 7 days before each)",
             "mentions",
         ),
         rank_chart=line_charts(ranks, f"Rank of {name} per night", "rank", invert=True),

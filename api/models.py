@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy import Column
 
-from api.queries import HISTORY_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS
+from api.queries import DAY_COLUMNS, HISTORY_COLUMNS, RUN_COLUMNS, SNAPSHOT_COLUMNS
 from sinks.trends import TREND_TYPES
 from transforms.mentions import MentionStatus
 
@@ -29,6 +29,11 @@ DESCRIPTIONS = {
     "change_pct": "change as a percentage of prev_n_citacoes",
     "prev_rank": "the app's rank on its previous snapshot of the selection",
     "spike": "count above the trailing mean by more than the set standard deviations",
+    "day": "the UTC day",
+    "mentions": "posts on X mentioning the app that day (as far as `whole` says)",
+    "whole": "false for a partial day: the reply covered only part of it (the window's first "
+    "and last day, or today); never judged for spikes",
+    "source": "recent (counts/recent), all (a backfill from counts/all) or search",
     "started_at": "UTC",
     "finished_at": "UTC",
 }
@@ -59,6 +64,7 @@ AppRow = _model(
     TREND_TYPES,
 )
 HistoryPoint = _model("HistoryPoint", HISTORY_COLUMNS, "One app in one snapshot.")
+DayPoint = _model("DayPoint", DAY_COLUMNS, "One app's mentions on one UTC day.")
 Run = _model("Run", RUN_COLUMNS, "One flow run, as recorded in appbuzz_runs.")
 
 

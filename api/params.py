@@ -62,6 +62,10 @@ Genres = Annotated[
     ),
 ]
 AppId = Annotated[int, Path(ge=1, le=MAX_APP_ID, description="App Store id")]
+Since = Annotated[
+    Annotated[date, BeforeValidator(iso_date)] | None,
+    Query(description="YYYY-MM-DD: only days from this one on"),
+]
 Limit = Annotated[int, Query(ge=1, le=500, description="runs per page")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="runs to skip")]
 

@@ -9,14 +9,16 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Column, Connection, Table, func, inspect, select
 
+from sinks.days import days_of
 from sinks.files import OUTPUT_COLUMNS
-from sinks.tables import app_mentions, app_mentions_latest, appbuzz_runs
-from sinks.trends import Trend, trend_columns, trends
+from sinks.tables import app_mention_days, app_mentions, app_mentions_latest, appbuzz_runs
+from sinks.trends import Trend, judged_days, trend_columns, trends
+from transforms.day_spikes import SpikeRule
 from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 from transforms.ranking import selection_name
-from transforms.trends import SpikeRule
 
 # The flow's default choice: what `/apps.json` serves unasked.
 DEFAULT_SELECTION = selection_name(DEFAULT_GENRES, DEFAULT_TOP_N)
@@ -105,6 +107,28 @@ def history(connection: Connection, app_id: int, selection: str) -> list[dict[st
     return [dict(row._mapping) for row in connection.execute(query)]
 
 
+DAY_COLUMNS: dict[str, Column[Any]] = {
+    name: app_mention_days.c[name] for name in ("day", "mentions", "whole", "source")
+}
+
+
+def days(
+    connection: Connection, app_id: int, selection: str, since: date | None = None
+) -> list[dict[str, Any]]:
+    """The app's mentions per UTC day in `selection` (from `since`), oldest first."""
+    if not _exists(connection, app_mention_days):
+        return []
+    t = app_mention_days
+    query = (
+        select(*(column.label(name) for name, column in DAY_COLUMNS.items()))
+        .where((t.c.app_id == app_id) & (t.c.selection == selection))
+        .order_by(t.c.day)
+    )
+    if since is not None:
+        query = query.where(t.c.day >= since)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
 def selections(connection: Connection) -> list[str]:
     """Every selection that has a snapshot, by name."""
     if not _exists(connection, app_mentions):
@@ -148,20 +172,35 @@ def night(
     return [{**row._mapping, "trend": found.get(row.app_id)} for row in connection.execute(query)]
 
 
-def counts_by_app(
-    connection: Connection, selection: str, dates: Sequence[date], app_ids: Sequence[int]
-) -> dict[int, dict[date, int | None]]:
-    """Each app's count on each of `dates` (absent: the app had no row that night)."""
-    query = select(app_mentions.c.app_id, app_mentions.c.snapshot_date, app_mentions.c.n_citacoes)
-    query = query.where(
-        (app_mentions.c.selection == selection)
-        & app_mentions.c.snapshot_date.in_(dates)
-        & app_mentions.c.app_id.in_(app_ids)
-    )
-    found: dict[int, dict[date, int | None]] = {app_id: {} for app_id in app_ids}
-    for app_id, snapshot_date, count in connection.execute(query):
-        found[app_id][snapshot_date] = count
+def whole_days_by_app(
+    connection: Connection, selection: str, app_ids: Sequence[int], dates: Sequence[date]
+) -> dict[int, dict[date, int]]:
+    """Each app's whole-day counts on `dates` (a partial or missing day is absent)."""
+    found: dict[int, dict[date, int]] = {app_id: {} for app_id in app_ids}
+    if not dates or not _exists(connection, app_mention_days):
+        return found
+    stored = days_of(connection, selection, app_ids, min(dates), max(dates))
+    for row in stored.filter(pl.col("whole")).iter_rows(named=True):
+        found[row["app_id"]][row["day"]] = row["mentions"]
     return found
+
+
+def app_days(
+    connection: Connection, app_id: int, selection: str, rule: SpikeRule
+) -> list[dict[str, Any]]:
+    """The app's stored days, oldest first, each whole one with its verdict: the baseline band
+    (`band_low`..`band_high`, its `median`) and `spike` (false when not judged)."""
+    stored = days(connection, app_id, selection)
+    if not stored:
+        return []
+    judged = judged_days(connection, selection, rule, [app_id], stored[0]["day"], stored[-1]["day"])
+    verdicts = judged.select("day", "median", "band_low", "band_high", "spike")
+    return (
+        pl.DataFrame(stored)
+        .join(verdicts, on="day", how="left")
+        .with_columns(pl.col("spike").fill_null(False))
+        .to_dicts()
+    )
 
 
 def app_nights(

@@ -22,7 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from api.app import create_app
 from api.readonly import check_readable
-from transforms.trends import SpikeRule
+from transforms.day_spikes import SpikeRule
 
 
 def prepare(database_url: str, spike_rule: SpikeRule | None = None) -> FastAPI:

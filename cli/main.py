@@ -12,11 +12,11 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from transforms.defaults import DEFAULT_GENRES, DEFAULT_TOP_N
 
@@ -85,25 +85,48 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="appbuzz", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = commands.add_parser("run", help="run the app-mentions flow once, in process")
-    run.add_argument("--csv", type=Path, help="catalogue CSV (default: the shipped sample)")
-    run.add_argument(
+def _selection_and_spend(command: argparse.ArgumentParser) -> None:
+    """What `run` and `backfill` both take: the catalogue, the selection, the database, the cap,
+    a dry run, a recount, and Prefect's logs."""
+    command.add_argument("--csv", type=Path, help="catalogue CSV (default: the shipped sample)")
+    command.add_argument(
         "--genres",
         type=_genres,
         default=list(DEFAULT_GENRES),
         help=f"default: {','.join(DEFAULT_GENRES)}",
     )
-    run.add_argument(
+    command.add_argument(
         "--top-n", type=_positive_int, default=DEFAULT_TOP_N, help=f"default: {DEFAULT_TOP_N}"
     )
+    command.add_argument("--database-url", help="SQLAlchemy URL (default: APPBUZZ_DATABASE_URL)")
+    command.add_argument(
+        "--max-spend-usd",
+        type=_usd,
+        help="the most this run may spend on the X API (default: APPBUZZ_X_MAX_SPEND_USD or 1)",
+    )
+    command.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, rank and print the plan (queries, which counts the ledger holds, "
+        "requests, worst-case cost); send nothing to X, write nothing",
+    )
+    command.add_argument(
+        "--recount",
+        action="store_true",
+        help="ask X again for every app, even those the ledger already holds",
+    )
+    command.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="appbuzz", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run the app-mentions flow once, in process")
+    _selection_and_spend(run)
     run.add_argument("--strategy", choices=("counts", "search"), default="counts")
     run.add_argument("--max-pages", type=_positive_int, default=10, help="search pages per app")
     run.add_argument("--snapshot-date", type=_iso_date, help="YYYY-MM-DD (default: today, UTC)")
-    run.add_argument("--database-url", help="SQLAlchemy URL (default: APPBUZZ_DATABASE_URL)")
     run.add_argument("--out", type=Path, help="output folder (default: APPBUZZ_OUT_DIR or out)")
     run.add_argument(
         "--no-catalogue",
@@ -111,23 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not load the validated catalogue into the app_catalogue table",
     )
-    run.add_argument(
-        "--max-spend-usd",
-        type=_usd,
-        help="the most this run may spend on the X API (default: APPBUZZ_X_MAX_SPEND_USD or 1)",
+
+    backfill = commands.add_parser(
+        "backfill", help="count past days from X's full archive (counts/all), in process"
     )
-    run.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="validate, rank and print the plan (queries, which counts the ledger holds, "
-        "requests, worst-case cost); send nothing to X, write nothing",
+    _selection_and_spend(backfill)
+    backfill.add_argument(
+        "--days", type=_positive_int, default=30, help="whole days before --until (default: 30)"
     )
-    run.add_argument(
-        "--recount",
-        action="store_true",
-        help="ask X again for every app, even those the ledger holds for this night",
+    backfill.add_argument(
+        "--until", type=_iso_date, help="YYYY-MM-DD, the day after the last (default: today, UTC)"
     )
-    run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
     serve = commands.add_parser("serve", help="serve the results over HTTP, read-only")
     serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
@@ -167,15 +184,20 @@ def _precheck(args: argparse.Namespace) -> None:
     from sinks.database import Database
     from sources.catalogue import CatalogueFile
 
-    settings = read_settings().overridden(out_dir=args.out, x_max_spend_usd=args.max_spend_usd)
+    out = getattr(args, "out", None)
+    settings = read_settings().overridden(out_dir=out, x_max_spend_usd=args.max_spend_usd)
     if args.csv is not None:
         CatalogueFile.open(args.csv)
     url = settings.database_url.get_secret_value()
     with Database.open(url, read_only=args.dry_run) as database:
-        preflight(database, settings.out_dir, dry_run=args.dry_run)
+        out_dir = settings.out_dir if args.command == "run" else None  # a backfill writes none
+        preflight(database, out_dir, dry_run=args.dry_run)
 
 
-def run_command(args: argparse.Namespace) -> int:
+def _in_process(args: argparse.Namespace, start: Callable[[], Any]) -> int:
+    """A flow run in this process, as `run` and `backfill` make one: checked first, then run
+    with its progress on this console; its closing lines (or a dry run's plan), or one line of
+    why it failed."""
     if args.database_url:  # the flow run in this process reads its settings from here
         os.environ["APPBUZZ_DATABASE_URL"] = args.database_url
     if args.csv is not None:
@@ -190,36 +212,46 @@ def run_command(args: argparse.Namespace) -> int:
     except AppbuzzError as error:
         return _fail(EXIT_USAGE if isinstance(error, UserError) else EXIT_FAILED, str(error))
 
-    from flows.app_mentions import RunSummary, app_mentions
     from flows.heartbeats import heartbeats_only_with_a_server
     from flows.progress import console_progress
     from transforms.errors import REJECTED
-    from transforms.plan import Plan
 
     with heartbeats_only_with_a_server(), console_progress():
-        state = app_mentions(
-            csv_path=args.csv,
-            genres=args.genres,
-            top_n=args.top_n,
-            strategy=args.strategy,
-            max_pages=args.max_pages,
-            snapshot_date=args.snapshot_date,
-            out_dir=args.out,
-            load_catalogue=args.load_catalogue,
-            max_spend_usd=args.max_spend_usd,
-            dry_run=args.dry_run,
-            recount=args.recount,
-            return_state=True,
-        )
-    if state.is_completed():  # the run's closing line, or a dry run's plan
-        done = state.result()
-        assert isinstance(done, RunSummary | Plan)
-        print("\n".join(f"appbuzz: {line}" for line in done.lines()))
+        state = start()
+    if state.is_completed():  # the run's closing lines, or a dry run's plan
+        print("\n".join(f"appbuzz: {line}" for line in state.result().lines()))
         return EXIT_OK
     return _fail(
         EXIT_USAGE if state.name == REJECTED else EXIT_FAILED,
         state.message or state.name or "failed",
     )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    def start() -> Any:
+        from flows.app_mentions import app_mentions
+
+        return app_mentions(
+            csv_path=args.csv, genres=args.genres, top_n=args.top_n, strategy=args.strategy,
+            max_pages=args.max_pages, snapshot_date=args.snapshot_date, out_dir=args.out,
+            load_catalogue=args.load_catalogue, max_spend_usd=args.max_spend_usd,
+            dry_run=args.dry_run, recount=args.recount, return_state=True,
+        )  # fmt: skip
+
+    return _in_process(args, start)
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    def start() -> Any:
+        from flows.backfill import app_backfill
+
+        return app_backfill(
+            csv_path=args.csv, genres=args.genres, top_n=args.top_n, days=args.days,
+            until=args.until, max_spend_usd=args.max_spend_usd, dry_run=args.dry_run,
+            recount=args.recount, return_state=True,
+        )  # fmt: skip
+
+    return _in_process(args, start)
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -274,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Prefect's "Still processing items" while its event queue drains at exit: not news
         logging.getLogger("EventsWorker").setLevel(logging.ERROR)
     commands = {"run": run_command, "serve": serve_command, "sample": sample_command}
+    commands["backfill"] = backfill_command
     commands["setup"] = setup_command
     return commands[args.command](args)
 

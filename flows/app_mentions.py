@@ -74,7 +74,7 @@ def app_mentions(
             counted = count_mentions(resources, night, ranked, run.run_id)
             loaded = load_night(resources, night, ranked, counted, run)
             publish(loaded)
-            emit_spike_events(loaded)
+            emit_spike_events(resources, loaded)
             return loaded.summary()
     except AppbuzzError as error:
         return Failed(name=error.state_name, message=str(error))

@@ -9,7 +9,9 @@ automations say. These four cover the nights nobody watches:
   in the database holds what was counted, so it asks only for apps not yet counted;
 - a run that ends `Failed` (any failed state, `Rejected` too) or `Crashed` sends one notification;
 - a nightly run that started (or went `Late`, nobody took it) without a run of `nightly`
-  `Completed` within `night_deadline_seconds` sends the same kind of notification.
+  `Completed` within `night_deadline_seconds` sends the same kind of notification;
+- each spike event (`appbuzz.mentions.spike`: an app's day far above its usual day) sends one
+  message naming the app, the day, the count and the baseline, with a link to the app's page.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 from prefect.events.schemas.events import ResourceSpecification
 
 from flows.settings import Settings
+from sinks.events import SPIKE_EVENT
 
 FLOW = "app-mentions"
 DEPLOYMENT = "nightly"
@@ -31,6 +34,7 @@ CRASH_SILENT = f"{PREFIX}silent run -> Crashed"
 RESTART_CRASHED = f"{PREFIX}restart a crashed night"
 NOTIFY_FAILED = f"{PREFIX}notify a failed or crashed run"
 NOTIFY_MISSED = f"{PREFIX}notify a missed night"
+NOTIFY_SPIKE = f"{PREFIX}notify a spike"
 
 TERMINAL = ("Completed", "Failed", "Cancelled", "Crashed")
 
@@ -182,9 +186,48 @@ def notify_missed_nights(settings: Settings, block_id: UUID) -> AutomationCore:
     )
 
 
+_SPIKE_BODY = (
+    "{{ event.resource['prefect.resource.name'] }} (app {{ event.payload.app_id }}): "
+    "{{ event.payload.count }} mentions on {{ event.payload.day }}, against a usual "
+    "{{ event.payload.median | round | int }} ({{ event.payload.baseline }} baseline of "
+    "{{ event.payload.baseline_days }} days; robust score {{ event.payload.score | round(1) }})\n"
+    "Night: {{ event.payload.snapshot_date }}, {{ event.payload.selection }}\n"
+    "{% if event.payload.link %}App: {{ event.payload.link }}{% else %}App page: set "
+    "APPBUZZ_DASHBOARD_URL on the workers for a link{% endif %}\n"
+)
+
+
+def notify_spikes(block_id: UUID) -> AutomationCore:
+    """One message per spike event, as it comes (no batching: each names its app and day)."""
+    return AutomationCore(
+        name=NOTIFY_SPIKE,
+        description="One notification per appbuzz.mentions.spike event: the app, the day, its "
+        "count and the baseline it was judged on, with a link to the app's page.",
+        trigger=EventTrigger(
+            posture=Posture.Reactive,
+            match=ResourceSpecification.model_validate({"prefect.resource.id": "appbuzz.app.*"}),
+            expect={SPIKE_EVENT},
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[
+            SendNotification(
+                block_document_id=block_id,
+                subject="appbuzz: spike: {{ event.resource['prefect.resource.name'] }}, "
+                "{{ event.payload.count }} mentions on {{ event.payload.day }}",
+                body=_SPIKE_BODY,
+            )
+        ],
+    )
+
+
 def automations(settings: Settings, block_id: UUID | None) -> list[AutomationCore]:
     """Everything `appbuzz setup` keeps on the server; notifications only with a block."""
     wanted = [crash_silent_runs(settings), restart_crashed_nights(settings)]
     if block_id is not None:
-        wanted += [notify_failed_runs(block_id), notify_missed_nights(settings, block_id)]
+        wanted += [
+            notify_failed_runs(block_id),
+            notify_missed_nights(settings, block_id),
+            notify_spikes(block_id),
+        ]
     return wanted

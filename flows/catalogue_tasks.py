@@ -34,8 +34,9 @@ from transforms.rejects import check_reject_share
     name="preflight", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only,
     cache_policy=NO_CACHE,
 )  # fmt: skip
-def check_run(resources: Resources, out_dir: Path, dry_run: bool) -> None:
-    """Before any X request or database write (`flows.preflight`)."""
+def check_run(resources: Resources, out_dir: Path | None, dry_run: bool) -> None:
+    """Before any X request or database write (`flows.preflight`; no output folder to check
+    for a run that writes no files)."""
     preflight(resources.database, out_dir, dry_run=dry_run)
 
 

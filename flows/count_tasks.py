@@ -33,9 +33,15 @@ from flows.run_log import run_logger
 from sinks.database import Database
 from sources.x_api import MentionCounter
 from transforms.catalogue_pass import RankedCatalogue
-from transforms.cost import ZERO, Prices, usd
-from transforms.enrichment import Enrichment, NightCounts, Origin, held_by_app
-from transforms.errors import DatabaseUnavailable, XEnrichmentStopped, XTokenRefused, XUsageCapped
+from transforms.cost import ZERO, usd
+from transforms.enrichment import APP_DAY_SCHEMA, Enrichment, NightCounts, Origin, held_by_app
+from transforms.errors import (
+    DatabaseUnavailable,
+    XArchiveForbidden,
+    XEnrichmentStopped,
+    XTokenRefused,
+    XUsageCapped,
+)
 from transforms.mentions import MentionCount, MentionStatus, mention_results
 from transforms.plan import Plan, PlannedApp
 from transforms.queries import with_mention_queries
@@ -53,6 +59,7 @@ ORIGIN_OF_STATE = {
     "Cached": Origin.CACHE,
     "XTokenRefused": Origin.NOT_ASKED,
     "XUsageCapped": Origin.NOT_ASKED,
+    "XArchiveForbidden": Origin.NOT_ASKED,
     "NotCounted": Origin.NOT_ASKED,
 }
 
@@ -89,15 +96,15 @@ def _not_counted(count: MentionCount, name: str) -> State:
 def _record(
     database: Database, night: NightCounts, app_id: int, query: str, count: MentionCount
 ) -> None:
-    """Into the ledger as soon as X has answered. A database that does not take it now loses
-    nothing: the night's load writes every count the run holds."""
-    rows = night.ledger_rows(
-        mention_results([count.record(app_id)]),
-        pl.DataFrame({"id": [app_id], "mention_query": [query]}),
-        datetime.now(UTC),
-    )
+    """Into the ledger (and its days) as soon as X has answered. A database that does not take
+    it now loses nothing: the night's load writes every count the run holds."""
+    queries, now = pl.DataFrame({"id": [app_id], "mention_query": [query]}), datetime.now(UTC)
+    days = pl.DataFrame(count.day_rows(app_id), schema=APP_DAY_SCHEMA)
     try:
-        database.record_counts(rows)
+        database.record_counts(
+            night.ledger_rows(mention_results([count.record(app_id)]), queries, now),
+            night.day_rows(days, queries, now),
+        )
     except DatabaseUnavailable as error:
         run_logger().warning("app %s: %s; the night's load records it", app_id, error)
 
@@ -127,8 +134,8 @@ def count_app_mentions(
     if query is None:
         return _failed(MentionCount.failed("the name has no searchable words"))
     try:
-        count = x.count(query, night.strategy, night.max_pages)
-    except (XTokenRefused, XUsageCapped) as refusal:
+        count = x.count(query, night.strategy, night.max_pages, until=night.snapshot_date)
+    except (XTokenRefused, XUsageCapped, XArchiveForbidden) as refusal:
         return _not_counted(MentionCount.failed(str(refusal)), type(refusal).__name__)
     except XEnrichmentStopped:
         return _not_counted(MentionCount.failed(NOT_COUNTED), "NotCounted")
@@ -164,7 +171,7 @@ def _record_of(app_id: int, state: State) -> dict[str, Any]:
     if not isinstance(data, MentionCount):  # the task crashed: a bug, logged by Prefect
         data = MentionCount.failed(f"internal error ({type(data).__name__})")
     origin = ORIGIN_OF_STATE.get(state.name or "", Origin.X)
-    return {**data.record(app_id), "came_from": origin.value}
+    return {**data.record(app_id), "came_from": origin.value, "days": data.days}
 
 
 def count_mentions(
@@ -258,7 +265,7 @@ def plan_counts(resources: Resources, night: NightRequest, ranked: RankedCatalog
             PlannedApp(r["rank"], r["id"], r["track_name"], r["mention_query"], r["id"] in held)
             for r in apps.iter_rows(named=True)
         ),
-        prices=Prices(settings.x_price_per_request_usd, settings.x_price_per_post_usd),
+        prices=settings.prices,
         max_spend=settings.x_max_spend_usd,
     )
     run_logger().info("\n".join(plan.lines()))

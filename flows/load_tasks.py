@@ -5,7 +5,7 @@ the spike events, with the figures the transaction read."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -65,7 +65,7 @@ class LoadedNight:
         if self.stop is not None:
             raise self.stop
         outputs = {name: str(path) for name, path in self.outputs.items()}
-        return RunSummary(self.run, outputs, trend_note(self.rows))
+        return RunSummary(self.run, outputs, trend_note(self.night))
 
 
 @task(
@@ -91,8 +91,12 @@ def load_night(
                          run.run_id)  # fmt: skip
     with database.night(night.snapshot_date, night.selection) as load:
         now = datetime.now(UTC)
-        load.record_counts(ledger.ledger_rows(counted.to_record(), counted.apps, now))
-        stored = night_rows(counted.apps, load.counts(counted.apps.get_column("id").to_list()))
+        load.record_counts(
+            ledger.ledger_rows(counted.to_record(), counted.apps, now),
+            ledger.day_rows(counted.days, counted.apps, now),
+        )
+        ids = counted.apps.get_column("id").to_list()
+        stored = night_rows(counted.apps, load.counts(night.strategy, ids))
         run = run.ended(stored, counted, now)
         load.replace_snapshot(run, stored)
         change = trend_frame(load.trends(settings))
@@ -110,15 +114,78 @@ def load_night(
     return LoadedNight(run, night_frame, rows, files.paths, counted.stop)
 
 
+@dataclass(frozen=True)
+class StoredDays:
+    """A backfill as stored: its record, the whole days it holds now, and why counting
+    stopped, if it did."""
+
+    run: RunRecord
+    first: date
+    last: date
+    whole_days: int
+    stop: XApiError | None
+
+    def summary(self) -> StoredDays:
+        """Itself, or the reason counting stopped raised (after what was counted is stored)."""
+        if self.stop is not None:
+            raise self.stop
+        return self
+
+    def lines(self) -> list[str]:
+        run = self.run
+        return [
+            f"backfill of {run.selection}: {self.whole_days:,} whole days stored for "
+            f"{_day(self.first)} to {_day(self.last)}; X: {run.x_requests or 0} requests, "
+            f"{usd(run.x_cost_usd or ZERO)}"
+        ]
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+@task(
+    name="store-days", retries=2, retry_delay_seconds=[2, 10],
+    retry_condition_fn=transient_only, cache_policy=NO_CACHE,
+)  # fmt: skip
+def store_days(
+    resources: Resources, backfill: NightRequest, counted: Enrichment, run: RunRecord
+) -> StoredDays:
+    """A backfill's counts into the ledger and their days into the days table, with the run's
+    record, in one transaction. Stores nothing at all when counting could not start (a plan
+    without the archive, a refused token); a spent account keeps what was counted."""
+    if not counted.loads:
+        raise counted.stop  # type: ignore[misc]  # `loads` is false only with a stop
+    ledger = NightCounts(backfill.snapshot_date, backfill.selection, backfill.strategy,
+                         backfill.max_pages, run.run_id)  # fmt: skip
+    first = backfill.snapshot_date - timedelta(days=backfill.max_pages)
+    last = backfill.snapshot_date - timedelta(days=1)
+    with resources.database.night(backfill.snapshot_date, backfill.selection) as load:
+        now = datetime.now(UTC)
+        load.record_counts(
+            ledger.ledger_rows(counted.to_record(), counted.apps, now),
+            ledger.day_rows(counted.days, counted.apps, now),
+        )
+        run = run.ended(counted.as_counted(), counted, now)
+        load.record_run(run)
+        held = load.days(counted.apps.get_column("id").to_list(), first)
+    whole = held.filter(pl.col("whole") & (pl.col("day") <= last)).height
+    run_logger().info(
+        "stored %d whole days of %s, %s to %s", whole, backfill.selection, first, last
+    )
+    return StoredDays(run, first, last, whole, counted.stop)
+
+
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish(loaded: LoadedNight) -> None:
-    publish_artifacts(loaded.run, loaded.rows, loaded.outputs)
+    publish_artifacts(loaded.run, loaded.rows, loaded.outputs, loaded.night)
 
 
 @task(name="emit-spike-events", cache_policy=NO_CACHE)
-def emit_spike_events(loaded: LoadedNight) -> int:
-    """One `appbuzz.mentions.spike` event per spiking app (no retries: never twice per run)."""
-    sent = emit_spikes(loaded.run, loaded.night)
+def emit_spike_events(resources: Resources, loaded: LoadedNight) -> int:
+    """One `appbuzz.mentions.spike` event per spiking app (no retries: never twice per run),
+    linking to the app's page when `APPBUZZ_DASHBOARD_URL` says where the dashboard is."""
+    sent = emit_spikes(loaded.run, loaded.night, resources.settings.dashboard_url)
     if sent:
         run_logger().info("emitted %d spike event(s)", len(sent))
     return len(sent)

@@ -1,10 +1,10 @@
-"""A night as the flow's parameters ask for it, checked and completed in one place: the
-defaults, the selection's name, the night itself (the run's scheduled date unless given), and
-the settings with the fields the parameters override."""
+"""A night (or a backfill) as a flow's parameters ask for it, checked and completed in one
+place: the defaults, the selection's name, the night itself (the run's scheduled date unless
+given), and the settings with the fields the parameters override."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,19 @@ def run_name() -> str:
     genres = params.get("genres") or DEFAULT_GENRES
     snapshot = params.get("snapshot_date") or flow_run.scheduled_start_time.date().isoformat()
     return f"{snapshot} {selection_name(genres, params.get('top_n', DEFAULT_TOP_N))}"
+
+
+def backfill_name() -> str:
+    """`backfill 30 days to 2026-12-02 Book+Music/top10`."""
+    params = flow_run.parameters
+    genres = params.get("genres") or DEFAULT_GENRES
+    until = params.get("until") or flow_run.scheduled_start_time.date().isoformat()
+    selection = selection_name(genres, params.get("top_n", DEFAULT_TOP_N))
+    return f"backfill {params.get('days', BACKFILL_DAYS)} days to {until} {selection}"
+
+
+BACKFILL_DAYS = 30
+MAX_BACKFILL_DAYS = 366 * 3
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,33 @@ class NightRequest:
             recount=recount,
             dry_run=dry_run,
         )
+
+    @classmethod
+    def backfill(
+        cls,
+        *,
+        csv_path: Path | None,
+        genres: list[str] | None,
+        top_n: int,
+        days: int,
+        until: date | None,
+        max_spend_usd: Decimal | None,
+        dry_run: bool,
+        recount: bool,
+    ) -> NightRequest:
+        """A backfill: the `days` whole days before `until` (default: the run's scheduled
+        date), counted from the full archive (strategy `all`, one page per 31 days)."""
+        if not 1 <= days <= MAX_BACKFILL_DAYS or top_n < 1:
+            raise ParametersRejected(
+                f"expected days from 1 to {MAX_BACKFILL_DAYS} and top_n of at least 1, got "
+                f"days={days}, top_n={top_n}"
+            )
+        night = cls.of(
+            csv_path=csv_path, genres=genres, top_n=top_n, strategy="counts", max_pages=1,
+            snapshot_date=until, out_dir=None, load_catalogue=False,
+            max_spend_usd=max_spend_usd, dry_run=dry_run, recount=recount,
+        )  # fmt: skip
+        return replace(night, strategy="all", max_pages=days)
 
     @property
     def selection(self) -> str:

@@ -15,7 +15,7 @@ from sinks.database import Database
 from sinks.files import check_out_dir
 
 
-def preflight(database: Database, out_dir: Path, *, dry_run: bool = False) -> None:
+def preflight(database: Database, out_dir: Path | None, *, dry_run: bool = False) -> None:
     """The output folder is writable, the database answers and its tables exist; else the typed
     error of the first that does not (`transforms.errors`).
 
@@ -23,6 +23,7 @@ def preflight(database: Database, out_dir: Path, *, dry_run: bool = False) -> No
     run leaves the database as it was. A dry run touches no database, not even to create its
     tables (it reads the ledger, if there is one).
     """
-    check_out_dir(out_dir)
+    if out_dir is not None:
+        check_out_dir(out_dir)
     if not dry_run:
         database.check()

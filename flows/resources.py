@@ -26,7 +26,7 @@ from sinks.scratch import Scratch
 from sources.catalogue import SAMPLE_CATALOGUE, Catalogue, CatalogueFile
 from sources.rate_limit import RateGate
 from sources.x_api import MentionCounter, RetryPolicy, XApi
-from transforms.cost import Prices, usd
+from transforms.cost import usd
 from transforms.errors import SettingInvalid
 from transforms.redaction import safe_url
 
@@ -117,6 +117,6 @@ def open_x_api(settings: Settings) -> XApi | None:
             margin=settings.x_rate_limit_margin_seconds, max_wait=settings.x_max_rate_wait_seconds
         ),
         shared_slot=slot,
-        prices=Prices(settings.x_price_per_request_usd, settings.x_price_per_post_usd),
+        prices=settings.prices,
         max_spend=settings.x_max_spend_usd,
     )

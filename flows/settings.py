@@ -1,7 +1,7 @@
 """appbuzz's configuration: one class, read once from the environment (and `.env`); the CLI's
 flags and the flow's parameters override its fields in one place (`Settings.overridden`).
 
-The spike rule's thresholds are declared by `transforms.trends.SpikeRule` (the settings are a
+The spike rule's thresholds are declared by `transforms.day_spikes.SpikeRule` (the settings are a
 rule too, and hand the API a plain copy); what `appbuzz setup` keeps on a Prefect server (the
 pool, the X API limit, the alerts, the self-healing automations) is part of the same class.
 """
@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from transforms.cost import Prices
+from transforms.day_spikes import SpikeRule
 from transforms.errors import SettingInvalid
 from transforms.queries import DEFAULT_TEMPLATE, check_template
-from transforms.trends import SpikeRule
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # what only `appbuzz setup` reads (a worker's runs never do)
@@ -75,6 +76,10 @@ class Settings(SpikeRule, BaseSettings):
     x_price_per_post_usd: Decimal = Field(default=Decimal("0.005"), ge=0)
     # no request is sent whose worst case would take the run's spend past this (USD)
     x_max_spend_usd: Decimal = Field(default=Decimal("1"), ge=0)
+    # what X bills per counts/all request (a backfill's): pay-per-use, USD
+    x_price_per_archive_request_usd: Decimal = Field(default=Decimal("0.010"), ge=0)
+    # where people read the dashboard (`appbuzz serve`), for the links in spike alerts
+    dashboard_url: str | None = None
 
     # `appbuzz setup`: a run silent this long is `Crashed`. Keep it about 3x the heartbeat
     # frequency set for the deployment's runs in prefect.yaml (PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
@@ -116,6 +121,25 @@ class Settings(SpikeRule, BaseSettings):
         raise ValueError(
             "expected an https:// URL (or http:// to 127.0.0.1/localhost), "
             f"got {parts.scheme or 'no scheme'}://{parts.hostname or ''}"
+        )
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def prices(self) -> Prices:
+        """What X bills, as the settings say."""
+        return Prices(
+            self.x_price_per_request_usd,
+            self.x_price_per_post_usd,
+            self.x_price_per_archive_request_usd,
         )
 
     @property

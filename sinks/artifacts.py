@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from transforms.cost import ZERO, usd
 from transforms.mentions import MentionStatus
 from transforms.run_record import RunRecord
-from transforms.trends import describe_change, spikes, trend_note
+from transforms.trends import describe_change, spike_words, spikes, trend_note
 
 
 def _cell(value: Any) -> str:
@@ -58,9 +58,7 @@ def summary_markdown(run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, P
     if trended and spikes(rows).height:
         lines += ["", "## Spikes", ""]
         lines += [
-            f"- {_cell(r['track_name'])} (id {r['id']}): {r['n_citacoes']:,} mentions, "
-            f"{describe_change(r['change'], r['change_pct'])} since the night before"
-            for r in spikes(rows).iter_rows(named=True)
+            f"- {_cell(spike_words(r))}, id {r['id']}" for r in spikes(rows).iter_rows(named=True)
         ]
     failed = rows.filter(pl.col("mention_status") == MentionStatus.FAILED.value)
     if failed.height:
@@ -74,9 +72,14 @@ def summary_markdown(run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, P
 
 
 def publish_artifacts(
-    run: RunRecord, rows: pl.DataFrame, outputs: Mapping[str, Path]
+    run: RunRecord,
+    rows: pl.DataFrame,
+    outputs: Mapping[str, Path],
+    night: pl.DataFrame | None = None,
 ) -> list[UUID]:
-    """Create the table and markdown artifacts of one run; keys group them across runs."""
+    """Create the table (`rows`, the files' columns) and markdown artifacts of one run; keys
+    group them across runs. The summary words spikes from `night` (with each app's judged day)
+    when given."""
     table = rows.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
     # sync callers get the id (Prefect's sync_compatible types the coroutine too)
     return [
@@ -87,7 +90,7 @@ def publish_artifacts(
         ),
         create_markdown_artifact(  # type: ignore[list-item]
             key="app-mentions-summary",
-            markdown=summary_markdown(run, rows, outputs),
+            markdown=summary_markdown(run, rows if night is None else night.sort("rank"), outputs),
             description=f"appbuzz run {run.run_id}",
         ),
     ]

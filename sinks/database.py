@@ -24,23 +24,22 @@ from sqlalchemy import (
     delete,
     event,
     insert,
-    inspect,
     make_url,
     text,
 )
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.schema import CreateColumn
 
-from sinks import ledger
+from sinks import days, ledger
 from sinks.catalogue import catalogue_loaded, load_catalogue
 from sinks.files import PreparedOutputs
+from sinks.schema_upgrade import upgrade_schema
 from sinks.tables import app_mentions, appbuzz_runs, metadata
 from sinks.trends import Trend, trends
 from transforms.catalogue_pass import ValidRows
+from transforms.day_spikes import SpikeRule
 from transforms.errors import DatabaseUnavailable, DatabaseUrlInvalid
 from transforms.redaction import redact, shown_database_url
 from transforms.run_record import RunRecord
-from transforms.trends import SpikeRule
 
 __all__ = ["Database", "DatabaseUnavailable", "DatabaseUrlInvalid", "make_engine"]
 
@@ -129,26 +128,6 @@ def _lock_schema(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def add_missing_columns(connection: Connection) -> list[str]:
-    """Bring tables made by an older appbuzz up to date: `create_all` skips a table that exists,
-    so each column added since (always nullable) is added in place. Returns what was added."""
-    inspector = inspect(connection)
-    existing_tables = set(inspector.get_table_names())
-    added = []
-    for table in metadata.sorted_tables:
-        if table.name not in existing_tables:
-            continue  # a view, or not created here
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            spec = CreateColumn(column).compile(dialect=connection.dialect)
-            quoted = connection.dialect.identifier_preparer.quote(table.name)
-            connection.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {spec}")
-            added.append(f"{table.name}.{column.name}")
-    return added
-
-
 def check_database(engine: Engine) -> None:
     """Connect once and create what is missing, before the run spends anything on the X API."""
     try:
@@ -156,7 +135,7 @@ def check_database(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
             _lock_schema(connection)
             metadata.create_all(connection, checkfirst=True)
-            add_missing_columns(connection)
+            upgrade_schema(connection)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
             f"database {shown_database_url(engine.url)} is not usable: {describe_error(error)}"
@@ -187,12 +166,21 @@ class NightLoad:
         self.selection = selection
         self.files: PreparedOutputs | None = None
 
-    def record_counts(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def record_counts(
+        self, rows: Sequence[Mapping[str, Any]], day_rows: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         ledger.record_counts(self.connection, rows)
+        days.record_days(self.connection, day_rows)
 
-    def counts(self, app_ids: Sequence[int]) -> pl.DataFrame:
+    def counts(self, strategy: str, app_ids: Sequence[int]) -> pl.DataFrame:
         """What the ledger holds for these apps on this night (`id`, query, result columns)."""
-        return ledger.night_counts(self.connection, self.snapshot_date, self.selection, app_ids)
+        return ledger.night_counts(
+            self.connection, self.snapshot_date, self.selection, strategy, app_ids
+        )
+
+    def days(self, app_ids: Sequence[int], since: date) -> pl.DataFrame:
+        """The stored days of these apps from `since` (`sinks.days.DAYS_SCHEMA`)."""
+        return days.days_of(self.connection, self.selection, app_ids, since)
 
     def replace_snapshot(self, run: RunRecord, night: pl.DataFrame) -> None:
         """The snapshot (date, selection) becomes `night`'s rows (`id` plus the app's and the
@@ -210,6 +198,10 @@ class NightLoad:
         self.connection.execute(delete(app_mentions).where(snapshot))
         if rows.height:
             self.connection.execute(insert(app_mentions), rows.select(columns).to_dicts())
+        self.connection.execute(insert(appbuzz_runs), run.row())
+
+    def record_run(self, run: RunRecord) -> None:
+        """Record a run that loads no snapshot (a backfill's)."""
         self.connection.execute(insert(appbuzz_runs), run.row())
 
     def trends(self, rule: SpikeRule) -> list[Trend]:
@@ -299,13 +291,16 @@ class Database:
         ):
             return ledger.night_ledger(connection, snapshot_date, selection)
 
-    def record_counts(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Upsert counts into the ledger, in a transaction of their own."""
+    def record_counts(
+        self, rows: Sequence[Mapping[str, Any]], day_rows: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Upsert counts into the ledger and their days, in a transaction of their own."""
         with (
             self._failing_as_unavailable("the ledger did not take the count"),
             self.engine.begin() as connection,
         ):
             ledger.record_counts(connection, rows)
+            days.record_days(connection, day_rows)
 
     def record_run(self, run: RunRecord) -> None:
         """Record a run that loaded nothing (failed or rejected), so the history stays complete."""

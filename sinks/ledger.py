@@ -19,7 +19,7 @@ from sinks.tables import mention_ledger
 from transforms.enrichment import LEDGER_SCHEMA
 from transforms.mentions import RESULT_SCHEMA
 
-_KEY = ("snapshot_date", "selection", "app_id")
+_KEY = ("snapshot_date", "selection", "app_id", "strategy")
 
 
 def record_counts(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -52,14 +52,23 @@ def night_ledger(connection: Connection, snapshot_date: date, selection: str) ->
 
 
 def night_counts(
-    connection: Connection, snapshot_date: date, selection: str, app_ids: Sequence[int]
+    connection: Connection,
+    snapshot_date: date,
+    selection: str,
+    strategy: str,
+    app_ids: Sequence[int],
 ) -> pl.DataFrame:
-    """The ledger's counts of these apps for the night: `id` plus the result columns."""
+    """The ledger's counts of these apps for the night, by `strategy`: `id`, the query, the
+    result columns."""
     query = select(
         mention_ledger.c.app_id.label("id"),
         mention_ledger.c.mention_query,
         *(mention_ledger.c[name] for name in RESULT_SCHEMA),
-    ).where(_night(snapshot_date, selection) & mention_ledger.c.app_id.in_(list(app_ids)))
+    ).where(
+        _night(snapshot_date, selection)
+        & (mention_ledger.c.strategy == strategy)
+        & mention_ledger.c.app_id.in_(list(app_ids))
+    )
     schema = {"id": pl.Int64(), "mention_query": pl.String(), **RESULT_SCHEMA}
     return _frame(connection, query, schema)
 

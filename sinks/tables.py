@@ -88,8 +88,9 @@ mention_ledger = Table(
     Column("snapshot_date", Date, primary_key=True),
     Column("selection", Text, primary_key=True),
     Column("app_id", BigInteger, primary_key=True),
+    # counts, search or all (a backfill, whose night is the day after its last one)
+    Column("strategy", String(16), primary_key=True),
     Column("mention_query", Text),  # null: the name has no searchable words
-    Column("strategy", String(16), nullable=False),
     Column("max_pages", Integer),  # null for the counts strategy
     Column("n_citacoes", BigInteger),
     Column("mention_status", String(16), nullable=False),
@@ -102,6 +103,23 @@ mention_ledger = Table(
     Column("settled", Boolean, nullable=False),  # X's whole answer: reused, never asked again
     Column("run_id", String(36), nullable=False),  # the appbuzz run that counted it
     Column("counted_at", DateTime(timezone=True), nullable=False),
+)
+
+# Mentions per UTC day, from X's day buckets (counts/recent, counts/all) or a search's posts, per
+# selection and app. A whole day observed again replaces the older observation (a past day's
+# count can shrink as posts are deleted); a partial day never replaces a whole one.
+app_mention_days = Table(
+    "app_mention_days",
+    metadata,
+    Column("selection", Text, primary_key=True),
+    Column("app_id", BigInteger, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("mentions", BigInteger, nullable=False),
+    Column("whole", Boolean, nullable=False),
+    Column("source", String(8), nullable=False),  # recent, all or search
+    Column("mention_query", Text),
+    Column("run_id", String(36), nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
 )
 
 # The validated catalogue, one row per app and catalogue version (the file's sha256), so mentions

@@ -1,7 +1,8 @@
-"""Change over time, computed from the stored nights by one SQL query (SQLite and PostgreSQL).
+"""Change over time, computed from what is stored: night over night by one SQL query (SQLite and
+PostgreSQL), and spikes on the days, judged by `transforms.day_spikes`.
 
-Nothing here is copied into rows: every figure comes from `app_mentions` through window
-functions, so a backfilled or replaced night changes the trends of the nights after it.
+Nothing here is copied into rows: every figure comes from `app_mentions` and `app_mention_days`,
+so a backfilled or replaced night changes the trends of the nights after it.
 
 Definitions, per app, snapshot and selection:
 - `prev_n_citacoes`: the app's count on its latest earlier night **with a count** in the same
@@ -10,40 +11,38 @@ Definitions, per app, snapshot and selection:
   `prev_n_citacoes` (null when it is 0).
 - `prev_rank`: the app's rank on its latest earlier snapshot in the selection (a rank exists
   whether or not X was counted that night).
-- `trailing_mean`, `trailing_sd`: mean and sample standard deviation of the app's counts over
-  its previous `window_nights` nights with a count.
-- `spike`: the count exceeds the trailing mean by more than `sigmas` standard deviations, with at
-  least `min_nights` earlier nights with a count and at least `min_mentions` mentions.
-Each of these is null when the app has no earlier night with a count (and `spike` too when the
-night itself has none).
+- `spike`: the night's last whole day (the day before it) is a spike by the daily rule: its
+  count against the baseline of the app's earlier whole days (`SpikeRule`); null when that day
+  is not stored or has too little history to be judged.
+The change columns are null when the app has no earlier night with a count.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 from sqlalchemy import (
-    Boolean,
     Connection,
     Double,
     Integer,
     Select,
-    and_,
     case,
     cast,
     func,
     inspect,
-    literal,
     null,
     select,
 )
 
+from sinks.days import days_of
 from sinks.tables import app_mentions
-from transforms.trends import SpikeRule
+from transforms.day_spikes import SpikeRule, judge_days
+
+ONE_DAY = timedelta(days=1)
 
 # Appended after the files' original columns, in this order (the contract of apps.csv/json).
 TREND_COLUMNS = ("prev_n_citacoes", "change", "change_pct", "prev_rank", "spike")
@@ -61,11 +60,21 @@ TREND_TYPES: dict[str, type] = {
     "prev_rank": int,
     "spike": bool,
 }
+# what the spike events and the pages carry besides: the judged day and its baseline
+DAY_VERDICT_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(),
+    "day_mentions": pl.Int64(),
+    "baseline": pl.String(),
+    "baseline_days": pl.Int32(),
+    "median": pl.Float64(),
+    "score": pl.Float64(),
+}
 
 
 @dataclass(frozen=True)
 class Trend:
-    """Trend figures of one app on one night (what the dashboard and the events carry)."""
+    """Trend figures of one app on one night (what the files, the dashboard and the events
+    carry): the change since the night before, and the verdict on the night's last whole day."""
 
     snapshot_date: date
     app_id: int
@@ -75,17 +84,17 @@ class Trend:
     change_pct: float | None
     prev_rank: int | None
     spike: bool | None
-    trailing_nights: int
-    trailing_mean: float | None
-    trailing_sd: float | None
+    day: date | None = None  # the judged day: the last whole day before the night
+    day_mentions: int | None = None
+    baseline: str | None = None  # weekday, trailing, or None (too little history)
+    baseline_days: int | None = None
+    median: float | None = None
+    score: float | None = None
 
 
-def _trend_select(
-    selection: str, rule: SpikeRule, snapshot_date: date | None, app_id: int | None
-) -> Select[Any]:
+def _change_select(selection: str, snapshot_date: date | None, app_id: int | None) -> Select[Any]:
     m = app_mentions
     key = (m.c.selection, m.c.app_id)
-    counted_n = cast(m.c.n_citacoes, Double)
     # over the app's earlier rows of the selection: the rank of the previous one and the date of
     # the latest one with a count (gaps skipped)
     nights = (
@@ -103,40 +112,10 @@ def _trend_select(
         .where(m.c.selection == selection)
         .subquery("nights")
     )
-    # over the app's earlier nights with a count only: the trailing window's size, sum, squares
-    frame = (-rule.trend_window_nights, -1)
-
-    def trailing(value: Any) -> Any:
-        return value.over(partition_by=key, order_by=m.c.snapshot_date, rows=frame)
-
-    counted = (
-        select(
-            m.c.snapshot_date,
-            m.c.app_id,
-            trailing(func.count(m.c.n_citacoes)).label("k"),
-            trailing(func.sum(counted_n)).label("s"),
-            trailing(func.sum(counted_n * counted_n)).label("ss"),
-        )
-        .where((m.c.selection == selection) & m.c.n_citacoes.is_not(None))
-        .subquery("counted")
-    )
     now = app_mentions.alias("now")
     prev = app_mentions.alias("prev")
     n = now.c.n_citacoes
-    k = cast(counted.c.k, Double)
-    mean = counted.c.s / k
-    # sample variance; `(n - mean)^2 > sigmas^2 * var` with n > mean needs no sqrt (SQLite)
-    variance = case(
-        (counted.c.k >= 2, (counted.c.ss - counted.c.s * counted.c.s / k) / (k - 1)), else_=null()
-    )
     change = n - prev.c.n_citacoes
-    is_spike = and_(
-        counted.c.k >= rule.spike_min_nights,
-        n >= rule.spike_min_mentions,
-        cast(n, Double) > mean,
-        (cast(n, Double) - mean) * (cast(n, Double) - mean)
-        > literal(rule.spike_sigmas * rule.spike_sigmas, Double) * variance,
-    )
     query = (
         select(
             now.c.snapshot_date,
@@ -149,14 +128,6 @@ def _trend_select(
                 else_=null(),
             ).label("change_pct"),
             cast(nights.c.prev_rank, Integer).label("prev_rank"),
-            case(
-                (n.is_(None) | prev.c.n_citacoes.is_(None), null()),
-                (is_spike, literal(True, Boolean)),
-                else_=literal(False, Boolean),
-            ).label("spike"),
-            func.coalesce(counted.c.k, 0).label("trailing_nights"),
-            case((counted.c.k > 0, mean), else_=null()).label("trailing_mean"),
-            variance.label("trailing_variance"),
         )
         .select_from(now)
         .join(
@@ -171,10 +142,6 @@ def _trend_select(
             & (prev.c.app_id == now.c.app_id)
             & (prev.c.snapshot_date == nights.c.prev_date),
         )
-        .outerjoin(
-            counted,
-            (counted.c.app_id == now.c.app_id) & (counted.c.snapshot_date == now.c.snapshot_date),
-        )
         .where(now.c.selection == selection)
         .order_by(now.c.snapshot_date, now.c.rank, now.c.app_id)
     )
@@ -185,18 +152,36 @@ def _trend_select(
     return query
 
 
-def _trend(row: dict[str, Any]) -> Trend:
-    variance = row.pop("trailing_variance")
-    pct = row["change_pct"]
-    return Trend(
-        **{
-            **row,
-            "change_pct": None if pct is None else round(float(pct), 2),
-            "spike": None if row["spike"] is None else bool(row["spike"]),
-            "trailing_mean": None if row["trailing_mean"] is None else float(row["trailing_mean"]),
-            "trailing_sd": None if variance is None else math.sqrt(max(float(variance), 0.0)),
+def judged_days(
+    connection: Connection,
+    selection: str,
+    rule: SpikeRule,
+    app_ids: Sequence[int] | None,
+    first: date,
+    last: date,
+) -> pl.DataFrame:
+    """The stored whole days `first`..`last` of these apps (None: all), each judged by `rule`
+    against the app's days before it (`transforms.day_spikes.JUDGED_SCHEMA`)."""
+    since = first - timedelta(days=rule.spike_window_days)
+    history = days_of(connection, selection, app_ids, since, last)
+    return judge_days(history.lazy(), rule).filter(pl.col("day") >= first).collect()
+
+
+def _trend(night: Mapping[str, Any], verdict: Mapping[str, Any] | None) -> Trend:
+    pct = night["change_pct"]
+    day: dict[str, Any] = {}
+    if verdict is not None:
+        day = {
+            "spike": verdict["spike"],
+            "day": verdict["day"],
+            "day_mentions": verdict["mentions"],
+            "baseline": verdict["baseline"],
+            "baseline_days": verdict["baseline_days"],
+            "median": verdict["median"],
+            "score": verdict["score"],
         }
-    )
+    change_pct = None if pct is None else round(float(pct), 2)
+    return Trend(**{**night, "change_pct": change_pct, "spike": None, **day})
 
 
 def trends(
@@ -210,8 +195,19 @@ def trends(
     in date then rank order. Empty when nothing was loaded yet."""
     if not inspect(connection).has_table(app_mentions.name):
         return []
-    query = _trend_select(selection, rule, snapshot_date, app_id)
-    return [_trend(dict(row._mapping)) for row in connection.execute(query)]
+    query = _change_select(selection, snapshot_date, app_id)
+    nights = [dict(row._mapping) for row in connection.execute(query)]
+    if not nights:
+        return []
+    first = min(row["snapshot_date"] for row in nights) - ONE_DAY
+    last = max(row["snapshot_date"] for row in nights) - ONE_DAY
+    apps = sorted({row["app_id"] for row in nights})
+    judged = judged_days(connection, selection, rule, apps, first, last)
+    verdicts = {(r["app_id"], r["day"]): r for r in judged.iter_rows(named=True)}
+    return [
+        _trend(night, verdicts.get((night["app_id"], night["snapshot_date"] - ONE_DAY)))
+        for night in nights
+    ]
 
 
 def trend_columns(trend: Trend | None) -> dict[str, Any]:
@@ -220,24 +216,13 @@ def trend_columns(trend: Trend | None) -> dict[str, Any]:
 
 
 def trend_frame(found: list[Trend]) -> pl.DataFrame:
-    """Trends of one night as a frame keyed by `id`, typed as the files write them."""
+    """Trends of one night as a frame keyed by `id`, typed as the files write them, with the
+    verdict on the night's last whole day after them."""
     return pl.DataFrame(
         [
-            {
-                "id": t.app_id,
-                **trend_columns(t),
-                "trailing_nights": t.trailing_nights,
-                "trailing_mean": t.trailing_mean,
-                "trailing_sd": t.trailing_sd,
-            }
+            {"id": t.app_id, **trend_columns(t), **{n: getattr(t, n) for n in DAY_VERDICT_SCHEMA}}
             for t in found
         ],
-        schema={
-            "id": pl.Int64(),
-            **TREND_SCHEMA,
-            "trailing_nights": pl.Int64(),
-            "trailing_mean": pl.Float64(),
-            "trailing_sd": pl.Float64(),
-        },
+        schema={"id": pl.Int64(), **TREND_SCHEMA, **DAY_VERDICT_SCHEMA},
         orient="row",
     )

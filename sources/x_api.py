@@ -3,6 +3,10 @@
 - `counts`: `GET /2/tweets/counts/recent`; the exact total over the last 7 days, no post cap.
 - `search`: `GET /2/tweets/search/recent`, 100 posts a page, `next_token` followed up to
   `max_pages` pages; the count is the posts seen, `capped` when pages remained.
+- `all` (a backfill): `GET /2/tweets/counts/all`, the `max_pages` whole UTC days before `until`,
+  31 day buckets a page, `next_token` followed; the count is their sum.
+Every count carries its mentions per UTC day (`transforms.days`): a counts reply's day buckets,
+or a search's posts by `created_at`.
 
 What each fault means is one table (`sources.x_errors.RULES`); here transient faults are sent
 again with backoff and jitter and a 429 once the rate gate lets it (the gate knows when the window
@@ -21,7 +25,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol
@@ -35,18 +39,22 @@ from sources.x_client import Meter, Traffic, make_client
 from sources.x_errors import STOPS_THE_RUN, Verdict, classify
 from sources.x_spend import SpendCap
 from transforms.cost import Prices
+from transforms.days import DayCount, bucket_days, post_days
 from transforms.errors import (
     XApiError,
     XEnrichmentStopped,
     XSpendCapReached,
-    XTokenRefused,
-    XUsageCapped,
 )
 from transforms.mentions import MentionCount, MentionStatus
 
-STRATEGIES = ("counts", "search")
-ENDPOINTS = {"counts": "/2/tweets/counts/recent", "search": "/2/tweets/search/recent"}
+STRATEGIES = ("counts", "search")  # a night's; a backfill counts with "all"
+ENDPOINTS = {
+    "counts": "/2/tweets/counts/recent",
+    "search": "/2/tweets/search/recent",
+    "all": "/2/tweets/counts/all",
+}
 SEARCH_PAGE_SIZE = 100
+SEARCH_WINDOW = timedelta(days=7)  # what search/recent reaches back to
 MAX_BACKOFF_SECONDS = 60.0
 
 __all__ = ["MentionCounter", "RetryPolicy", "XApi"]
@@ -57,9 +65,12 @@ class MentionCounter(Protocol):
 
     base_url: str
 
-    def count(self, query: str, strategy: str = "counts", max_pages: int = 10) -> MentionCount:
-        """One query's count; raises `XTokenRefused`, `XUsageCapped` or `XEnrichmentStopped`
-        when the run stops counting."""
+    def count(
+        self, query: str, strategy: str = "counts", max_pages: int = 10, until: date | None = None
+    ) -> MentionCount:
+        """One query's count (for `all`, the `max_pages` days before `until`); raises
+        `XTokenRefused`, `XUsageCapped`, `XArchiveForbidden` or `XEnrichmentStopped` when the
+        run stops counting."""
         ...
 
     def budget(self, strategy: str) -> Budget: ...
@@ -81,6 +92,23 @@ class MentionCounter(Protocol):
 
 class _MentionFailed(Exception):
     """This app cannot be counted; the message says why, on one line."""
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _has_time(post: Any) -> bool:
+    return isinstance(getattr(post, "created_at", None), datetime)
+
+
+def _days_of(created: list[datetime], asked: datetime, *, complete: bool) -> tuple[DayCount, ...]:
+    """A search's posts by day, over what it covered: the whole window when every page was
+    read, else only back to its oldest post (older days were not read to their end)."""
+    if not created and not complete:
+        return ()
+    oldest = asked - SEARCH_WINDOW if complete else min(created)
+    return post_days(created, oldest, asked)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -181,15 +209,20 @@ class XApi:
     def on_wait(self, listener: Callable[[WaitNotice], None]) -> None:
         self.traffic.gate.on_wait = listener
 
-    def count(self, query: str, strategy: str = "counts", max_pages: int = 10) -> MentionCount:
-        """Count one query. Raises `XTokenRefused`, `XUsageCapped` or `XEnrichmentStopped` (the run
-        stops); an app the spend cap leaves uncounted is `skipped`, with the reason."""
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {strategy!r}; expected one of {STRATEGIES}")
+    def count(
+        self, query: str, strategy: str = "counts", max_pages: int = 10, until: date | None = None
+    ) -> MentionCount:
+        """Count one query (`all`: the `max_pages` whole days before `until`, default today).
+        Raises `XTokenRefused`, `XUsageCapped`, `XArchiveForbidden` or `XEnrichmentStopped`
+        (the run stops); an app the spend cap leaves uncounted is `skipped`, with the reason."""
+        if strategy not in ENDPOINTS:
+            raise ValueError(f"unknown strategy {strategy!r}; expected one of {list(ENDPOINTS)}")
         with self.traffic.metering() as meter:
             try:
                 if strategy == "counts":
                     return self._counts(query, meter)
+                if strategy == "all":
+                    return self._archive(query, max_pages, until or _today(), meter)
                 return self._search(query, max_pages, meter)
             except _MentionFailed as error:
                 return self._result(None, MentionStatus.FAILED, meter, str(error))
@@ -206,11 +239,12 @@ class XApi:
         error: str | None = None,
         *,
         settled: bool = False,
+        days: tuple[DayCount, ...] = (),
         **window: datetime | None,
     ) -> MentionCount:
         return MentionCount(
             mentions, status.value, error, x_requests=meter.requests, posts_consumed=meter.posts,
-            x_cost_usd=meter.cost, settled=settled, **window,
+            x_cost_usd=meter.cost, settled=settled, days=days, **window,
         )  # fmt: skip
 
     def _counts(self, query: str, meter: Meter) -> MentionCount:
@@ -220,14 +254,40 @@ class XApi:
         total = reply.meta.get("total_tweet_count")
         if not isinstance(total, int) or isinstance(total, bool) or total < 0:
             raise _MentionFailed("unexpected reply from the X API: no meta.total_tweet_count")
-        buckets = reply.data if isinstance(reply.data, list) else []
+        buckets = [b for b in (reply.data or []) if isinstance(b, dict)]
         return self._result(
-            total, MentionStatus.OK, meter, settled=True,
+            total, MentionStatus.OK, meter, settled=True, days=bucket_days(buckets),
             window_start=_parse_time(buckets[0].get("start")) if buckets else None,
             window_end=_parse_time(buckets[-1].get("end")) if buckets else None,
         )  # fmt: skip
 
+    def _archive(self, query: str, days: int, until: date, meter: Meter) -> MentionCount:
+        """The whole days before `until`, page after page (31 day buckets a page)."""
+        end = datetime.combine(until, datetime.min.time(), UTC)
+        start = end - timedelta(days=days)
+        total, buckets, next_token = 0, [], None
+        while True:
+            page_call = partial(
+                self._client.get_all_tweets_count, query, granularity="day",
+                start_time=start, end_time=end, next_token=next_token,
+            )  # fmt: skip
+            reply = self._request(page_call, "all", meter)
+            page_total = reply.meta.get("total_tweet_count")
+            if not isinstance(page_total, int) or isinstance(page_total, bool) or page_total < 0:
+                raise _MentionFailed("unexpected reply from the X API: no meta.total_tweet_count")
+            total += page_total
+            buckets += [b for b in (reply.data or []) if isinstance(b, dict)]
+            next_token = reply.meta.get("next_token")
+            if not next_token:
+                break
+        return self._result(
+            total, MentionStatus.OK, meter, settled=True, days=bucket_days(buckets),
+            window_start=start, window_end=end,
+        )  # fmt: skip
+
     def _search(self, query: str, max_pages: int, meter: Meter) -> MentionCount:
+        asked = datetime.now(UTC)
+        created: list[datetime] = []
         next_token: str | None = None
         for page in range(max_pages):
             page_call = partial(
@@ -235,6 +295,7 @@ class XApi:
                 query,
                 max_results=SEARCH_PAGE_SIZE,
                 next_token=next_token,
+                tweet_fields=["created_at"],
             )
             try:
                 reply = self._request(page_call, "search", meter)
@@ -242,13 +303,16 @@ class XApi:
                 if page == 0 or self.traffic.stopped:
                     raise
                 return self._result(
-                    meter.posts, MentionStatus.CAPPED, meter, f"stopped early: {error}"
-                )
+                    meter.posts, MentionStatus.CAPPED, meter, f"stopped early: {error}",
+                    days=_days_of(created, asked, complete=False),
+                )  # fmt: skip
+            created += [t.created_at for t in reply.data or [] if _has_time(t)]
             next_token = reply.meta.get("next_token")
             if not next_token:
                 break
         status = MentionStatus.CAPPED if next_token else MentionStatus.OK
-        return self._result(meter.posts, status, meter, settled=True)
+        days = _days_of(created, asked, complete=not next_token)
+        return self._result(meter.posts, status, meter, settled=True, days=days)
 
     def _request(
         self, call: Callable[[], tweepy.Response], strategy: str, meter: Meter
@@ -270,7 +334,7 @@ class XApi:
         if verdict is Verdict.STOPPED:
             raise failure
         if verdict in STOPS_THE_RUN:
-            stop = (XTokenRefused if verdict is Verdict.REFUSED else XUsageCapped)(message)
+            stop = STOPS_THE_RUN[verdict](message)
             self.traffic.stop(stop)
             raise stop from None
         tries = attempts.seen[verdict]

@@ -14,11 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
 
-from transforms.errors import RateLimitWaitTooLong, XEnrichmentStopped, XSpendCapReached
+from transforms.errors import (
+    RateLimitWaitTooLong,
+    XApiError,
+    XArchiveForbidden,
+    XEnrichmentStopped,
+    XSpendCapReached,
+    XTokenRefused,
+    XUsageCapped,
+)
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -57,6 +66,23 @@ def _problem(error: tweepy.HTTPException) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def archive_message(error: tweepy.HTTPException) -> str:
+    """A backfill's one line when the plan has no full-archive counts."""
+    problem = _problem(error)
+    reason = str(problem.get("reason") or problem.get("title") or "forbidden")
+    return (
+        f"the X API account has no access to the full-archive counts (403 {_one_line(reason, 80)}):"
+        " a backfill needs pay-per-use or Enterprise access to GET /2/tweets/counts/all; "
+        "nothing was stored"
+    )
+
+
+def _on_the_archive(error: BaseException) -> bool:
+    response = getattr(error, "response", None)
+    url = str(getattr(response, "url", "") or "")
+    return urlsplit(url).path.endswith("/2/tweets/counts/all")
+
+
 def spent_message(error: tweepy.HTTPException) -> str:
     """The run's one line when the account is spent: which cap, and for what period."""
     if _status(error) == 402:
@@ -92,6 +118,7 @@ class Verdict(StrEnum):
     FAILED = "failed"  # this app is not counted
     REFUSED = "refused"  # the token is refused: the run stops
     SPENT = "spent"  # the account's cap or credits are spent: the run stops
+    NO_ARCHIVE = "no-archive"  # the plan has no full-archive counts: the backfill stops
     STOPPED = "stopped"  # not sent (the run is stopping, or the spend cap): passed on as is
 
 
@@ -113,6 +140,7 @@ RULES: tuple[Rule, ...] = (
     Rule((RateLimitWaitTooLong,), Verdict.FAILED, str),
     Rule((tweepy.HTTPException,), Verdict.SPENT, spent_message, _usage_capped),
     Rule((tweepy.TooManyRequests,), Verdict.RATE_LIMITED, _fixed("429 Too Many Requests")),
+    Rule((tweepy.Forbidden,), Verdict.NO_ARCHIVE, archive_message, _on_the_archive),
     Rule((tweepy.Unauthorized, tweepy.Forbidden), Verdict.REFUSED, refusal_message),
     Rule((tweepy.TwitterServerError,), Verdict.TRANSIENT, describe_http_error),
     Rule((tweepy.HTTPException,), Verdict.FAILED, describe_http_error),
@@ -159,7 +187,12 @@ _RAISED_AS: tuple[tuple[Callable[[int], bool], type[tweepy.HTTPException]], ...]
     (lambda status: not 200 <= status < 300, tweepy.HTTPException),
 )
 
-STOPS_THE_RUN = frozenset({Verdict.REFUSED, Verdict.SPENT})
+# the verdicts that stop every request of the run, and the typed error each is raised as
+STOPS_THE_RUN: dict[Verdict, type[XApiError]] = {
+    Verdict.REFUSED: XTokenRefused,
+    Verdict.SPENT: XUsageCapped,
+    Verdict.NO_ARCHIVE: XArchiveForbidden,
+}
 
 
 def reply_verdict(response: requests.Response) -> Verdict | None:

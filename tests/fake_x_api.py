@@ -1,4 +1,4 @@
-"""A loopback fake of the two X API v2 endpoints appbuzz uses, over real HTTP.
+"""A loopback fake of the three X API v2 endpoints appbuzz uses, over real HTTP.
 
 It behaves like the service as documented in `../shared/docs/x-api-v2.md`, not like the client
 would wish: bearer-token auth (401), per-endpoint fixed rate-limit windows reported on every
@@ -13,6 +13,15 @@ requests it ever had in flight at once. It bills as pay-per-use X does (every `c
 request answered, every post `search/recent` returns), can run out of the account's cap after a
 number of answered requests (a usage-capped 429 or a 402 until `lift_cap`), and can report a
 daily window (`x-app-limit-24hour-*`) on top of the 15-minute one.
+
+Mentions come per UTC day with a weekly rhythm (each query's weekends busier by its own factor)
+and a deterministic day-to-day wobble: `counts/recent` spreads the query's fixed 7-day total over
+its day buckets by how much of each day they cover (the first and last are partial), the posts
+of `search/recent` are spread the same way over the window (their `created_at` when asked), and
+`counts/all` (the full archive, pay-per-use, 31 day buckets a page) gives each past day its
+level, about a seventh of that total shaped the same way. A test can make a day spike
+(`spike_day`) or the account lack archive access (`archive_access`: a 403 as on a Basic plan).
+What each counts reply showed per day is kept (`days_served`).
 """
 
 from __future__ import annotations
@@ -21,17 +30,21 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 COUNTS = "/2/tweets/counts/recent"
 SEARCH = "/2/tweets/search/recent"
-ENDPOINTS = (COUNTS, SEARCH)
-DEFAULT_LIMITS = {COUNTS: 300, SEARCH: 450}
+ARCHIVE = "/2/tweets/counts/all"
+ENDPOINTS = (COUNTS, SEARCH, ARCHIVE)
+DEFAULT_LIMITS = {COUNTS: 300, SEARCH: 450, ARCHIVE: 300}
+ARCHIVE_PAGE_DAYS = 31
+ONE_DAY = timedelta(days=1)
 FIRST_ID = 1_861_000_000_000_000_000
 _GRANULARITY = {
     "minute": timedelta(minutes=1),
@@ -91,6 +104,13 @@ class FakeXApi:
     # a daily window reported (and enforced) on every reply, when set
     daily_limit: int | None = None
     daily_window_seconds: float = 86_400.0
+    # False: the plan has no full-archive counts (counts/all answers 403 client-forbidden)
+    archive_access: bool = True
+    # what time it is for the service (a test can run nights of the past)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # per query, its mentions on each whole day: then counts/recent sums the days its buckets
+    # cover (a partial bucket its share) instead of spreading a fixed total
+    daily: dict[str, Callable[[date], int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -98,7 +118,11 @@ class FakeXApi:
         self._windows: dict[str, _Window] = {}
         self._daily: dict[str, _Window] = {}
         self.billed_requests = 0  # counts/recent requests answered
+        self.billed_archive_requests = 0  # counts/all requests answered
         self.billed_posts = 0  # posts returned by search/recent
+        self._spikes: dict[tuple[str, date], float] = {}
+        self._days_served: dict[str, dict[date, tuple[int, bool]]] = {}
+        self._totals_served: dict[str, int] = {}
         self.answered = 0  # requests answered 200, both endpoints (what the cap counts)
         self._records: list[Recorded] = []
         self._in_flight = 0
@@ -131,10 +155,45 @@ class FakeXApi:
         with self._lock:
             self.cap_after = None
 
-    def cost(self, per_request: Any, per_post: Any) -> Any:
+    def cost(self, per_request: Any, per_post: Any, per_archive_request: Any = 0) -> Any:
         """What this account was billed so far at these prices (Decimal in, Decimal out)."""
         with self._lock:
-            return per_request * self.billed_requests + per_post * self.billed_posts
+            return (
+                per_request * self.billed_requests
+                + per_post * self.billed_posts
+                + per_archive_request * self.billed_archive_requests
+            )
+
+    def spike_day(self, query: str, day: date, factor: float) -> None:
+        """Make `query`'s mentions on `day` `factor` times their usual share or level."""
+        with self._lock:
+            self._spikes[(query, day)] = factor
+
+    def total_served(self, query: str) -> int | None:
+        """The 7-day total the newest counts/recent reply for `query` gave."""
+        with self._lock:
+            return self._totals_served.get(query)
+
+    def days_served(self, query: str) -> dict[date, tuple[int, bool]]:
+        """Per UTC day, the count the newest counts reply for `query` showed, and whether that
+        bucket covered the whole day (a whole day is never replaced by a partial one)."""
+        with self._lock:
+            return dict(self._days_served.get(query, {}))
+
+    def weight(self, query: str, day: date) -> float:
+        """How busy `query` is on `day`, relative to its usual weekday: the weekly rhythm, a
+        wobble of a few percent, and any scripted spike."""
+        digest = hashlib.sha256(f"{query}|rhythm".encode()).digest()
+        weekend = 1.0 + digest[0] / 255 * 1.5 if day.weekday() >= 5 else 1.0
+        wobble = hashlib.sha256(f"{query}|{day.isoformat()}".encode()).digest()[0] / 255
+        return weekend * (0.92 + 0.16 * wobble) * self._spikes.get((query, day), 1.0)
+
+    def level(self, query: str, day: date) -> int:
+        """`query`'s mentions on a whole `day`: its `daily` count if given, else a seventh of its
+        7-day total, as busy as `weight` says."""
+        if query in self.daily:
+            return round(self.daily[query](day) * self._spikes.get((query, day), 1.0))
+        return round(self.total_for(query) / 7 * self.weight(query, day))
 
     def total_for(self, query: str) -> int:
         """How many posts match `query` over the last 7 days: fixed per query."""
@@ -252,12 +311,16 @@ class FakeXApi:
             return fault.status, headers, _problem(fault.status, _REASONS[fault.status]), fault
         if fault is not None and fault.kind == "malformed":
             return 200, headers, b'{"data": [{"id": "1", "text": "cut', fault
+        if path == ARCHIVE and not self.archive_access:
+            return 403, headers, _archive_forbidden(), None
         status, body = self._serve(path, params)
         if status == 200:
             with self._lock:
                 self.answered += 1
                 if path == COUNTS:
                     self.billed_requests += 1
+                elif path == ARCHIVE:
+                    self.billed_archive_requests += 1
                 else:
                     self.billed_posts += len(body.get("data", []))
         return status, headers, body, fault
@@ -292,14 +355,14 @@ class FakeXApi:
             )
         total = self.total_for(query)
         if path == COUNTS:
-            return self._counts(params, total)
+            return self._counts(params, query, total)
+        if path == ARCHIVE:
+            return self._archive(params, query)
         return self._search(params, query, total)
 
-    def _counts(self, params: dict[str, str], total: int) -> tuple[int, Any]:
-        step = _GRANULARITY.get(params.get("granularity", "hour"))
-        if step is None:
-            return 400, _invalid("granularity", "granularity must be minute, hour or day")
-        end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
+    def _window(self, step: timedelta) -> list[datetime]:
+        """The edges of `counts/recent`'s buckets: the last 7 days up to 10 s ago."""
+        end = self.clock().replace(microsecond=0) - timedelta(seconds=10)
         start = end - timedelta(days=7)
         edges = [start]
         boundary = _floor(start, step) + step
@@ -307,16 +370,74 @@ class FakeXApi:
             edges.append(boundary)
             boundary += step
         edges.append(end)
-        n = len(edges) - 1
-        data = [
-            {
-                "start": _iso(edges[i]),
-                "end": _iso(edges[i + 1]),
-                "tweet_count": total * (i + 1) // n - total * i // n,
-            }
-            for i in range(n)
+        return edges
+
+    def _spread(self, query: str, total: int, edges: list[datetime]) -> list[int]:
+        """`total` over the buckets between `edges`, by how long each is and how busy its day."""
+        weights = [
+            (b - a).total_seconds() * self.weight(query, a.date()) for a, b in pairwise(edges)
         ]
+        return _largest_remainder(total, weights)
+
+    def _counts(self, params: dict[str, str], query: str, total: int) -> tuple[int, Any]:
+        step = _GRANULARITY.get(params.get("granularity", "hour"))
+        if step is None:
+            return 400, _invalid("granularity", "granularity must be minute, hour or day")
+        edges = self._window(step)
+        if query in self.daily:  # each bucket's share of its day's count
+            counts = [
+                round(self.level(query, a.date()) * (b - a) / ONE_DAY) for a, b in pairwise(edges)
+            ]
+            total = sum(counts)
+        else:
+            counts = self._spread(query, total, edges)
+        data = [
+            {"start": _iso(a), "end": _iso(b), "tweet_count": n}
+            for a, b, n in zip(edges, edges[1:], counts, strict=False)
+        ]
+        with self._lock:
+            self._totals_served[query] = total
+        if step == ONE_DAY:
+            self._served(
+                query, [(a, b, n) for a, b, n in zip(edges, edges[1:], counts, strict=False)]
+            )
         return 200, {"data": data, "meta": {"total_tweet_count": total}}
+
+    def _served(self, query: str, buckets: list[tuple[datetime, datetime, int]]) -> None:
+        with self._lock:
+            shown = self._days_served.setdefault(query, {})
+            for start, end, n in buckets:
+                whole = start == _floor(start, ONE_DAY) and end - start == ONE_DAY
+                if whole or not shown.get(start.date(), (0, False))[1]:
+                    shown[start.date()] = (n, whole)
+
+    def _archive(self, params: dict[str, str], query: str) -> tuple[int, Any]:
+        if params.get("granularity", "hour") != "day":
+            return 400, _invalid("granularity", "this fake serves counts/all by day only")
+        try:
+            end = _parse_iso(params["end_time"]) if "end_time" in params else None
+            end = end or _floor(self.clock(), ONE_DAY)
+            start = _parse_iso(params["start_time"]) if "start_time" in params else None
+            start = start or end - timedelta(days=30)
+        except ValueError:
+            return 400, _invalid("start_time", "start_time and end_time must be ISO 8601")
+        if start >= end or end > self.clock():
+            return 400, _invalid("end_time", "end_time must be after start_time and not future")
+        first = start
+        if "next_token" in params:
+            first = _decode_time_token(params["next_token"], query)
+            if first is None or not start <= first < end:
+                return 400, _invalid("next_token", "The `next_token` is not valid")
+        last = min(end, first + ARCHIVE_PAGE_DAYS * ONE_DAY)
+        data, day = [], first
+        while day < last:
+            data.append({"start": _iso(day), "end": _iso(day + ONE_DAY),
+                         "tweet_count": self.level(query, day.date())})  # fmt: skip
+            day += ONE_DAY
+        meta: dict[str, Any] = {"total_tweet_count": sum(b["tweet_count"] for b in data)}
+        if last < end:
+            meta["next_token"] = _encode_time_token(last, query)
+        return 200, {"data": data, "meta": meta}
 
     def _search(self, params: dict[str, str], query: str, total: int) -> tuple[int, Any]:
         try:
@@ -332,14 +453,28 @@ class FakeXApi:
                 return 400, _invalid("next_token", "The `next_token` is not valid")
         if total == 0:
             return 200, {"meta": {"result_count": 0}}
-        ids = [str(FIRST_ID + total - i) for i in range(offset, min(total, offset + size))]
+        span = range(offset, min(total, offset + size))
+        ids = [str(FIRST_ID + total - i) for i in span]
         meta: dict[str, Any] = {"newest_id": ids[0], "oldest_id": ids[-1], "result_count": len(ids)}
         if offset + size < total:
             meta["next_token"] = _encode_token(offset + size, query)
+        times = self._post_times(query, total)
+        fields = set(params.get("tweet.fields", "").split(","))
         data = [
-            {"id": i, "text": f"post {i} about {query}", "edit_history_tweet_ids": [i]} for i in ids
+            {"id": i, "text": f"post {i} about {query}", "edit_history_tweet_ids": [i]}
+            | ({"created_at": _iso(times[n])} if "created_at" in fields else {})
+            for i, n in zip(ids, span, strict=True)
         ]
         return 200, {"data": data, "meta": meta}
+
+    def _post_times(self, query: str, total: int) -> list[datetime]:
+        """When each of the query's posts in the window was made, newest first: spread over the
+        window's days as the counts are, evenly within each day's share."""
+        edges = self._window(timedelta(days=1))
+        times: list[datetime] = []
+        for a, b, n in zip(edges, edges[1:], self._spread(query, total, edges), strict=False):
+            times += [a + (b - a) * (k + 0.5) / n for k in range(n)]
+        return sorted(times, reverse=True)
 
     def enter(self) -> float:
         with self._lock:
@@ -377,6 +512,50 @@ def _spent(status: int) -> dict[str, Any]:
         "product_name": "fake",
         "account_id": 1,
     }
+
+
+def _archive_forbidden() -> dict[str, Any]:
+    """What a plan without the full archive gets from counts/all (Basic, in 2026)."""
+    return {
+        "client_id": "1",
+        "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use "
+        "keys and tokens from a Twitter developer App that is attached to a Project. You can "
+        "create a project via the developer portal.",
+        "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+        "title": "Client Forbidden",
+        "required_enrollment": "Appropriate Level of API Access",
+        "reason": "client-not-enrolled",
+        "type": "https://api.twitter.com/2/problems/client-forbidden",
+    }
+
+
+def _largest_remainder(total: int, weights: list[float]) -> list[int]:
+    """`total` split in proportion to `weights`, whole numbers that add up to it exactly."""
+    whole = sum(weights) or 1.0
+    shares = [total * w / whole for w in weights]
+    counts = [int(s) for s in shares]
+    by_remainder = sorted(range(len(shares)), key=lambda i: shares[i] - counts[i], reverse=True)
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def _parse_iso(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _encode_time_token(moment: datetime, query: str) -> str:
+    return f"{int(moment.timestamp()):x}t{_token_tag(query)}"
+
+
+def _decode_time_token(token: str, query: str) -> datetime | None:
+    head, _, tag = token.partition("t")
+    try:
+        moment = datetime.fromtimestamp(int(head, 16), UTC)
+    except ValueError:
+        return None
+    return moment if tag == _token_tag(query) else None
 
 
 def _invalid(parameter: str, message: str) -> dict[str, Any]:

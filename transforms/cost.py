@@ -1,7 +1,8 @@
 """What X requests cost, in exact decimal dollars: pay-per-use prices and how money is shown.
 
-X bills every `counts/recent` request answered and every post `search/recent` returns. A search
-page is priced as a full page (100 posts) before it is sent: its worst case.
+X bills every `counts/recent` request answered, every `counts/all` request (a backfill's, dearer)
+and every post `search/recent` returns. A search page is priced as a full page (100 posts) before
+it is sent: its worst case.
 """
 
 from __future__ import annotations
@@ -15,18 +16,24 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class Prices:
-    """USD per `counts/recent` request answered, and per post returned by `search/recent`."""
+    """USD per `counts/recent` request answered, per post returned by `search/recent`, and per
+    `counts/all` request answered."""
 
     per_request: Decimal = Decimal("0.005")
     per_post: Decimal = Decimal("0.005")
+    per_archive_request: Decimal = Decimal("0.010")
 
     def worst(self, strategy: str) -> Decimal:
         """The most one request of `strategy` can cost."""
-        return self.per_request if strategy == "counts" else self.per_post * PAGE_POSTS
+        return self.bill(strategy, PAGE_POSTS)
 
     def bill(self, strategy: str, posts: int) -> Decimal:
         """What one answered request of `strategy` that returned `posts` posts costs."""
-        return self.per_request if strategy == "counts" else self.per_post * posts
+        if strategy == "counts":
+            return self.per_request
+        if strategy == "all":
+            return self.per_archive_request
+        return self.per_post * posts
 
 
 def usd(amount: Decimal) -> str:

@@ -3,13 +3,14 @@
 One row per app and UTC day comes in (X's day buckets); each whole day is compared with a
 baseline of earlier whole days of the same app:
 - `weekday`: the same weekday in the trailing window (the previous Mondays for a Monday), used
-  once `weekday_min_weeks` of them exist, so a weekly rhythm (busy weekends) is not a spike;
-- `trailing`: every whole day of the trailing window, while there are too few weeks for that
-  (its median is the weekday level, so a busy weekend can be flagged then: the rhythm is not
-  known yet; `python -m bench.spikes` counts such days);
-- none (null) with fewer than `min_days` earlier whole days: too little history to judge.
+  once `spike_weekday_min_weeks` of them exist, so a weekly rhythm (busy weekends) is not a spike;
+- `trailing`: every whole day of the trailing window, while there are too few weeks for that;
+  its median is raised to the quietest of two or more earlier same weekdays, so busy weekends
+  already seen are read as the rhythm, not a spike, while one odd day among them raises nothing
+  (`python -m bench.spikes` counts what this baseline still flags);
+- none (null) with fewer than `spike_min_days` earlier whole days: too little history to judge.
 The score is `(mentions - median) / spread`, where spread is the baseline's robust standard
-deviation `1.4826 * MAD` with a floor (`DaySpikeRule`), so one odd day in the baseline moves
+deviation `1.4826 * MAD` with a floor (`SpikeRule`), so one odd day in the baseline moves
 neither the centre nor the width much, and a flat series neither divides by zero nor makes every
 +1 a spike. Partial days (`whole` false) are never judged and never in a baseline; a missing day
 (or a null count) is a gap, not a zero. Input: one row per `app_id` and `day`.
@@ -17,9 +18,10 @@ neither the centre nor the width much, and a flat series neither divides by zero
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, Self
 
 import polars as pl
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 # 1.4826 * MAD estimates the standard deviation of normally distributed values.
 MAD_TO_SD = 1.4826
@@ -45,73 +47,90 @@ JUDGED_SCHEMA = pl.Schema(
 )
 
 
-@dataclass(frozen=True)
-class DaySpikeRule:
-    """When a whole day's count is a spike.
+def _named(name: str, *old: str) -> Any:
+    """A setting's environment names: its own, then the old ones it replaces (kept as aliases)."""
+    return AliasChoices(f"APPBUZZ_{name.upper()}", *(f"APPBUZZ_{o}" for o in old))
 
-    - `window_days` (28): the trailing window, in calendar days before the judged day. Four
-      weeks: enough days for a stable median, four of each weekday for the weekday baseline,
-      and short enough to follow an app whose level drifts over a month.
-    - `min_days` (7): the fewest earlier whole days in the window for a trailing baseline; a
-      median and MAD of fewer than a week's days say little.
-    - `threshold` (3.5): the robust score above which a day is a spike; 3.5 is the usual cut-off
-      for modified z-scores (Iglewicz and Hoaglin).
-    - `min_mentions` (20): the fewest mentions a spike has, as before: a jump from 2 to 9 is
-      noise to a reader whatever its score.
-    - `mad_floor` (0.3): the least spread, as a fraction of the baseline median. A weekday
+
+class SpikeRule(BaseModel):
+    """When a whole day's count is a spike; its fields are settings (`APPBUZZ_SPIKE_*`, the
+    nightly rule's old names kept as aliases), declared once here for the settings class.
+
+    - `spike_window_days` (28; was `APPBUZZ_TREND_WINDOW_NIGHTS`): the trailing window, in
+      calendar days before the judged day. Four weeks: enough days for a stable median, four of
+      each weekday for the weekday baseline, short enough to follow a level that drifts.
+    - `spike_min_days` (7; was `APPBUZZ_SPIKE_MIN_NIGHTS`): the fewest earlier whole days in the
+      window for a trailing baseline; a median and MAD of fewer say little.
+    - `spike_threshold` (3.5; was `APPBUZZ_SPIKE_SIGMAS`): the robust score above which a day is a
+      spike; 3.5 is the usual cut-off for modified z-scores (Iglewicz and Hoaglin).
+    - `spike_min_mentions` (20): the fewest mentions a spike has: a jump from 2 to 9 is noise to a
+      reader whatever its score.
+    - `spike_mad_floor` (0.3): the least spread, as a fraction of the baseline median. A weekday
       baseline has 3 or 4 days, whose MAD is often far below the real day-to-day spread (and a
       flat series has MAD 0), so this floor usually sets the bar: with the defaults a spike is
-      above 1 + 3.5 * 0.3 = 2.05 times its baseline median, however calm the baseline looked.
-      Tuned with `python -m bench.spikes` on other seeds than it reports (0.25 with 4 missed
-      more spikes; 0.2 raised more false alarms). The spread is also never below the Poisson
-      deviation `sqrt(max(median, 1))` (a count of n varies by about sqrt(n) by chance alone;
-      1 for an all-zero series), so a flat 0 or a small constant does not make +1 a spike.
-    - `weekday_min_weeks` (3): the fewest earlier same-weekday whole days in the window for the
-      weekday baseline (with fewer, the trailing one is used): 3 is the smallest median that
+      above 1 + 3.5 * 0.3 = 2.05 times its baseline median. The spread is also never below the
+      Poisson deviation `sqrt(max(median, 1))`, so a flat 0 or a small constant does not make +1
+      a spike. Tuned with `python -m bench.spikes` on other seeds than it reports.
+    - `spike_weekday_min_weeks` (3): the fewest earlier same-weekday whole days in the window for
+      the weekday baseline (with fewer, the trailing one is used): 3 is the smallest median that
       one odd week cannot move.
     """
 
-    window_days: int = 28
-    min_days: int = 7
-    threshold: float = 3.5
-    min_mentions: int = 20
-    mad_floor: float = 0.3
-    weekday_min_weeks: int = 3
+    model_config = ConfigDict(frozen=True, validate_by_name=True)
 
-    def __post_init__(self) -> None:
-        if not self.window_days >= self.min_days >= 3:
+    spike_window_days: int = Field(
+        default=28,
+        ge=3,
+        le=365,
+        validation_alias=_named("spike_window_days", "TREND_WINDOW_NIGHTS"),
+    )
+    spike_min_days: int = Field(
+        default=7, ge=3, le=365, validation_alias=_named("spike_min_days", "SPIKE_MIN_NIGHTS")
+    )
+    spike_threshold: float = Field(
+        default=3.5,
+        gt=0,
+        allow_inf_nan=False,
+        validation_alias=_named("spike_threshold", "SPIKE_SIGMAS"),
+    )
+    spike_min_mentions: int = Field(default=20, ge=0, validation_alias=_named("spike_min_mentions"))
+    spike_mad_floor: float = Field(
+        default=0.3, ge=0, le=1, allow_inf_nan=False, validation_alias=_named("spike_mad_floor")
+    )
+    spike_weekday_min_weeks: int = Field(
+        default=3, ge=3, validation_alias=_named("spike_weekday_min_weeks")
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.spike_min_days > self.spike_window_days:
             raise ValueError(
-                f"need window_days >= min_days >= 3, got {self.window_days} and {self.min_days}"
+                f"spike_min_days ({self.spike_min_days}) must not exceed spike_window_days "
+                f"({self.spike_window_days})"
             )
-        if not 3 <= self.weekday_min_weeks <= self.window_days // 7:
+        if self.spike_weekday_min_weeks > self.spike_window_days // 7:
             raise ValueError(
-                f"need 3 <= weekday_min_weeks <= window_days // 7 ({self.window_days // 7}), "
-                f"got {self.weekday_min_weeks}"
+                f"spike_weekday_min_weeks ({self.spike_weekday_min_weeks}) needs a window of "
+                f"at least {7 * self.spike_weekday_min_weeks} days, not {self.spike_window_days}"
             )
-        if not self.threshold > 0:
-            raise ValueError(f"need threshold > 0, got {self.threshold}")
-        if not self.min_mentions >= 0:
-            raise ValueError(f"need min_mentions >= 0, got {self.min_mentions}")
-        if not 0 <= self.mad_floor <= 1:
-            raise ValueError(f"need 0 <= mad_floor <= 1, got {self.mad_floor}")
+        return self
 
 
-def _window_stats(
-    whole: pl.LazyFrame, rule: DaySpikeRule, by: list[str], name: str
-) -> pl.LazyFrame:
+def _window_stats(whole: pl.LazyFrame, rule: SpikeRule, by: list[str], name: str) -> pl.LazyFrame:
     """Per judged day: count, median and MAD of the `by` group's counts over the trailing window
     (the `window_days` calendar days before the day, the day itself left out; gaps skipped)."""
     past = pl.col("mentions").drop_nulls().cast(pl.Float64)
     return whole.rolling(
-        index_column="day", period=f"{rule.window_days}d", closed="left", group_by=by
+        index_column="day", period=f"{rule.spike_window_days}d", closed="left", group_by=by
     ).agg(
         pl.col("mentions").count().cast(pl.Int32).alias(f"{name}_days"),
         past.median().alias(f"{name}_median"),
         (past - past.median()).abs().median().alias(f"{name}_mad"),
+        past.min().alias(f"{name}_least"),
     )
 
 
-def judge_days(days: pl.LazyFrame, rule: DaySpikeRule) -> pl.LazyFrame:
+def judge_days(days: pl.LazyFrame, rule: SpikeRule) -> pl.LazyFrame:
     """Each whole day of `days` (`app_id`, `day`, `mentions`, `whole`) judged against its app's
     baseline: `JUDGED_SCHEMA`, sorted by app and day.
 
@@ -133,8 +152,8 @@ def judge_days(days: pl.LazyFrame, rule: DaySpikeRule) -> pl.LazyFrame:
         weekday, on=[*keys, "weekday"], how="left"
     )
 
-    on_weekday = pl.col("weekday_days") >= rule.weekday_min_weeks
-    on_trailing = pl.col("trailing_days") >= rule.min_days
+    on_weekday = pl.col("weekday_days") >= rule.spike_weekday_min_weeks
+    on_trailing = pl.col("trailing_days") >= rule.spike_min_days
 
     def chosen(column: str) -> pl.Expr:
         return (
@@ -143,6 +162,12 @@ def judge_days(days: pl.LazyFrame, rule: DaySpikeRule) -> pl.LazyFrame:
             .when(on_trailing)
             .then(pl.col(f"trailing_{column}"))
         )
+
+    # before there are weeks enough for the weekday baseline, the trailing median is raised to
+    # the quietest of two or more earlier same weekdays: busy weekends seen before are the
+    # rhythm, while one odd day among them (the quietest is another) raises nothing
+    seen_twice = pl.when(pl.col("weekday_days") >= 2).then(pl.col("weekday_least"))
+    trailing_level = pl.max_horizontal(pl.col("trailing_median"), seen_twice)
 
     median = pl.col("median")
     spread = pl.col("spread")
@@ -158,26 +183,30 @@ def judge_days(days: pl.LazyFrame, rule: DaySpikeRule) -> pl.LazyFrame:
             baseline_days=pl.when(on_weekday)
             .then(pl.col("weekday_days"))
             .otherwise(pl.col("trailing_days")),
-            median=chosen("median"),
+            median=pl.when(on_weekday)
+            .then(pl.col("weekday_median"))
+            .when(on_trailing)
+            .then(trailing_level),
             mad=chosen("mad"),
         )
         .with_columns(
             spread=pl.when(median.is_not_null()).then(
                 pl.max_horizontal(
                     MAD_TO_SD * pl.col("mad"),
-                    rule.mad_floor * median,
+                    rule.spike_mad_floor * median,
                     pl.max_horizontal(median, 1.0).sqrt(),
                 )
             )
         )
         .with_columns(
             score=(pl.col("mentions") - median) / spread,
-            band_low=median - rule.threshold * spread,
-            band_high=median + rule.threshold * spread,
+            band_low=median - rule.spike_threshold * spread,
+            band_high=median + rule.spike_threshold * spread,
         )
         .with_columns(
             spike=pl.when(pl.col("score").is_not_null()).then(
-                (pl.col("score") > rule.threshold) & (pl.col("mentions") >= rule.min_mentions)
+                (pl.col("score") > rule.spike_threshold)
+                & (pl.col("mentions") >= rule.spike_min_mentions)
             )
         )
         .select(JUDGED_SCHEMA.names())

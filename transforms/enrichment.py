@@ -7,6 +7,7 @@ retry or a rerun on any host never pays twice for one count. This module decides
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,7 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from transforms.errors import XApiError, XTokenRefused
+from transforms.days import DAY_SCHEMA, source_of
+from transforms.errors import XApiError
 from transforms.mentions import RESULT_SCHEMA, MentionCount, join_mentions, spend_totals
 
 LEDGER_SCHEMA: dict[str, pl.DataType] = {
@@ -67,6 +69,27 @@ class NightCounts:
             .to_dicts()
         )
 
+    def day_rows(
+        self, days: pl.DataFrame, queries: pl.DataFrame, observed_at: datetime
+    ) -> list[dict[str, Any]]:
+        """`days` (`id`, `day`, `mentions`, `whole`) as rows of the days table, each with its
+        app's query and the source its strategy reads."""
+        return (
+            days.join(queries.select("id", "mention_query"), on="id", how="left")
+            .select(
+                pl.lit(self.selection).alias("selection"),
+                pl.col("id").alias("app_id"),
+                "day",
+                "mentions",
+                "whole",
+                pl.lit(source_of(self.strategy).value).alias("source"),
+                "mention_query",
+                pl.lit(self.run_id).alias("run_id"),
+                pl.lit(observed_at).alias("observed_at"),
+            )
+            .to_dicts()
+        )
+
     def held(self, apps: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:
         """The ledger's settled counts of `apps` (`id`, `mention_query`) as they would be asked
         now (same query, strategy and, for search, pages): `id` plus the result columns."""
@@ -96,41 +119,53 @@ class Origin(StrEnum):
 
 
 COUNT_SCHEMA: dict[str, pl.DataType] = {"id": pl.Int64(), **RESULT_SCHEMA, "came_from": pl.String()}
+APP_DAY_SCHEMA: dict[str, pl.DataType] = {"id": pl.Int64(), **DAY_SCHEMA}
 
 
 @dataclass(frozen=True)
 class Enrichment:
     """What counting the night's apps came to: the ranked apps with their queries (`apps`), each
-    app's count and where it came from (`counts`: `COUNT_SCHEMA`), and the reason counting
-    stopped, if it did: the one value that carries counting's outcome."""
+    app's count and where it came from (`counts`: `COUNT_SCHEMA`), the days those counts showed
+    (`days`: `APP_DAY_SCHEMA`), and the reason counting stopped, if it did: the one value that
+    carries counting's outcome."""
 
     apps: pl.DataFrame
     counts: pl.DataFrame
+    days: pl.DataFrame
     stop: XApiError | None = None
 
     @classmethod
     def of(
         cls, apps: pl.DataFrame, records: Sequence[Mapping[str, Any]], stop: XApiError | None
     ) -> Enrichment:
-        """From per-app records (`MentionCount.record` plus `came_from`); the apps a stop left
-        out say why in their `mention_error`."""
+        """From per-app records (`MentionCount.record` plus `came_from`, and `days`: its
+        `DayCount`s); the apps a stop left out say why in their `mention_error`."""
         counts = pl.DataFrame(
             [{name: record.get(name) for name in COUNT_SCHEMA} for record in records],
             schema=COUNT_SCHEMA,
         ).with_columns(pl.col("settled").fill_null(False))
+        days = pl.DataFrame(
+            [
+                {"id": record["id"], **dataclasses.asdict(day)}
+                for record in records
+                if record.get("came_from") != Origin.LEDGER.value  # stored when it was counted
+                for day in record.get("days", ())
+            ],
+            schema=APP_DAY_SCHEMA,
+        )
         if stop is not None:
             left_out = pl.col("came_from") == Origin.NOT_ASKED.value
             counts = counts.with_columns(
                 pl.when(left_out).then(pl.lit(str(stop))).otherwise("mention_error")
                 .alias("mention_error")
             )  # fmt: skip
-        return cls(apps, counts, stop)
+        return cls(apps, counts, days, stop)
 
     @property
     def loads(self) -> bool:
-        """A refused token loads nothing: the night as stored stays (the run's line records
-        why). A spent account loads what was counted, then fails the run."""
-        return not isinstance(self.stop, XTokenRefused)
+        """A refused token (or a plan without the archive) loads nothing: what is stored stays
+        (the run's line records why). A spent account loads what was counted, then fails."""
+        return self.stop is None or self.stop.keeps_counts
 
     def run_spend(self) -> dict[str, int | Decimal]:
         """What this run spent on X: the requests, posts and dollars of the apps it asked."""

@@ -52,7 +52,12 @@ class DatabaseUnavailable(AppbuzzError, RuntimeError):
 
 
 class XApiError(AppbuzzError, RuntimeError):
-    """The X API stopped the run's mention counts as a whole (one app's failure is not this)."""
+    """The X API stopped the run's mention counts as a whole (one app's failure is not this).
+
+    `keeps_counts`: whether what was counted before the stop is loaded (a spent account), or
+    the run loads nothing and leaves what is stored as it was (a refused token)."""
+
+    keeps_counts: ClassVar[bool] = False
 
 
 class XTokenRefused(XApiError):
@@ -62,6 +67,13 @@ class XTokenRefused(XApiError):
 class XUsageCapped(XApiError):
     """The X account is spent (a usage-capped 429, or 402: no credits): no request can succeed
     until the cap resets or credits are bought, so none is sent; what was counted is kept."""
+
+    keeps_counts: ClassVar[bool] = True
+
+
+class XArchiveForbidden(XApiError):
+    """The account has no access to the full-archive counts (403 on counts/all: the plan does
+    not include it): a backfill cannot run, and stores nothing."""
 
 
 class XEnrichmentStopped(XApiError):

@@ -3,6 +3,7 @@ each ranked app, with the run's totals."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from transforms.cost import ZERO
+from transforms.days import DayCount
 
 
 class MentionStatus(StrEnum):
@@ -31,6 +33,7 @@ class MentionCount:
     `settled` says X gave the whole answer for the query as asked (`ok`, or `capped` by the
     page limit): the ledger reuses a settled count for the same night instead of paying again.
     A failure, an app the run's stop left out, or one the spend cap cut short is not settled.
+    `days` are the mentions per UTC day the reply showed (`transforms.days`).
     """
 
     mentions: int | None
@@ -42,10 +45,15 @@ class MentionCount:
     posts_consumed: int = 0
     x_cost_usd: Decimal = ZERO
     settled: bool = False
+    days: tuple[DayCount, ...] = ()
 
     @classmethod
     def failed(cls, reason: str, **spent: Any) -> MentionCount:
         return cls(None, MentionStatus.FAILED.value, reason, **spent)
+
+    def day_rows(self, app_id: int) -> list[dict[str, Any]]:
+        """This count's days as rows keyed by the app's `id`."""
+        return [{"id": app_id, **dataclasses.asdict(day)} for day in self.days]
 
     def record(self, app_id: int) -> dict[str, Any]:
         """This count as a result row keyed by the app's `id` (the frame's columns)."""

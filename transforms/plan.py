@@ -15,8 +15,20 @@ from decimal import Decimal
 from transforms.cost import PAGE_POSTS, Prices, usd
 
 WINDOW_SECONDS = 900
-# requests per 15-minute window: (pay-per-use, as documented in 2026; legacy Basic plan)
-LIMITS = {"counts": (300, 5), "search": (450, 60)}
+# requests per 15-minute window: (pay-per-use, as documented in 2026; legacy Basic plan, which
+# has no full-archive counts at all)
+LIMITS = {"counts": (300, 5), "search": (450, 60), "all": (300, None)}
+ARCHIVE_PAGE_DAYS = 31  # day buckets per counts/all page
+
+
+def requests_per_app(strategy: str, max_pages: int) -> int:
+    """Requests one app costs at most: one count, `max_pages` search pages, or one full-archive
+    page per 31 of the `max_pages` days a backfill covers."""
+    if strategy == "counts":
+        return 1
+    if strategy == "all":
+        return math.ceil(max_pages / ARCHIVE_PAGE_DAYS)
+    return max_pages
 
 
 @dataclass(frozen=True)
@@ -44,11 +56,11 @@ class Plan:
     @property
     def requests(self) -> int:
         asked = sum(app.asked for app in self.apps)
-        return asked * (1 if self.strategy == "counts" else self.max_pages)
+        return asked * requests_per_app(self.strategy, self.max_pages)
 
     @property
     def worst_posts(self) -> int:
-        return 0 if self.strategy == "counts" else self.requests * PAGE_POSTS
+        return self.requests * PAGE_POSTS if self.strategy == "search" else 0
 
     @property
     def worst_cost(self) -> Decimal:
@@ -60,7 +72,12 @@ class Plan:
 
     def lines(self) -> list[str]:
         """The plan as a person reads it: one line per app, then the run's totals."""
-        lines = [f"plan for {self.selection}, strategy {self.strategy} (nothing sent to X):"]
+        what = (
+            f"a backfill of the {self.max_pages} days before the night"
+            if self.strategy == "all"
+            else f"strategy {self.strategy}"
+        )
+        lines = [f"plan for {self.selection}, {what} (nothing sent to X):"]
         lines += [
             f"  {app.rank:>3}. {app.track_name} (id {app.id}): {_asks(app)}" for app in self.apps
         ]
@@ -69,12 +86,16 @@ class Plan:
             lines.append(f"  held in the ledger for this night: {held} of {len(self.apps)} apps")
         current, basic = LIMITS[self.strategy]
         cap = "within" if self.worst_cost <= self.max_spend else "beyond"
+        legacy = (
+            "a legacy Basic plan has no full-archive counts"
+            if basic is None
+            else f"{_duration(self.shortest_seconds(basic))} on a legacy Basic plan ({basic}/15 min)"
+        )
         lines += [
             f"  requests: {self.requests}; worst-case posts: {self.worst_posts}; "
             f"worst-case cost: {usd(self.worst_cost)} ({cap} the {usd(self.max_spend)} cap)",
             f"  shortest time the rate limit allows: {_duration(self.shortest_seconds(current))} "
-            f"at {current} requests/15 min; {_duration(self.shortest_seconds(basic))} on a "
-            f"legacy Basic plan ({basic}/15 min)",
+            f"at {current} requests/15 min; {legacy}",
         ]
         return lines
 

@@ -1,26 +1,11 @@
-"""When a count is a spike, and what a person reads about change: the biggest mover and the
-spikes of one night (pure Polars).
-
-The figures themselves come from the database (`sinks.trends`); this holds the rule's thresholds
-and picks and words the results.
-"""
+"""What a person reads about change: the biggest mover and the spikes of one night (pure
+Polars). The figures come from the database (`sinks.trends`); this picks and words them."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class SpikeRule(BaseModel):
-    """When a night's count is a spike: settings `APPBUZZ_SPIKE_*` and
-    `APPBUZZ_TREND_WINDOW_NIGHTS` (the settings class holds these fields, declared here once)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    spike_min_nights: int = Field(default=7, ge=2, le=365)
-    spike_min_mentions: int = Field(default=20, ge=0)
-    spike_sigmas: float = Field(default=3.0, gt=0)
-    trend_window_nights: int = Field(default=14, ge=2, le=365)
 
 
 def _signed(value: float, suffix: str = "") -> str:
@@ -52,6 +37,16 @@ def spikes(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.filter(pl.col("spike").fill_null(False)).sort("rank")
 
 
+def spike_words(row: dict[str, object]) -> str:
+    """`Echo Reader (318 on 1 Dec, usually 52)`: the spiking day's count against its usual day,
+    when the row carries the day's verdict (else the night's count)."""
+    day, count, usual = row.get("day"), row.get("day_mentions"), row.get("median")
+    if isinstance(day, date) and isinstance(count, int):
+        usually = f", usually {usual:,.0f}" if isinstance(usual, float | int) else ""
+        return f"{row['track_name']} ({count:,} on {day.day} {day:%b}{usually})"
+    return f"{row['track_name']} ({row['n_citacoes']:,})"
+
+
 def trend_note(rows: pl.DataFrame) -> str:
     """One clause for the CLI's closing line: the biggest mover and any spike."""
     mover = biggest_mover(rows)
@@ -63,9 +58,7 @@ def trend_note(rows: pl.DataFrame) -> str:
     ]
     spiking = spikes(rows)
     if spiking.height:
-        names = ", ".join(
-            f"{r['track_name']} ({r['n_citacoes']:,})" for r in spiking.iter_rows(named=True)
-        )
+        names = ", ".join(spike_words(r) for r in spiking.iter_rows(named=True))
         parts.append(f"spike: {names}")
     else:
         parts.append("no spike")

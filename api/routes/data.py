@@ -19,8 +19,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import queries
 from api.cache import cached
-from api.models import AppRow, Health, HistoryPoint, Run
-from api.params import AppId, Database, Limit, Offset, Selection, Snapshot, SnapshotQuery
+from api.models import AppRow, DayPoint, Health, HistoryPoint, Run
+from api.params import (
+    AppId,
+    Database,
+    Limit,
+    Offset,
+    Selection,
+    Since,
+    Snapshot,
+    SnapshotQuery,
+)
 from api.responses import (
     CACHED,
     CONDITIONAL,
@@ -122,6 +131,36 @@ def app_history(
     if not points:
         raise HTTPException(404, f"app {app_id} is in no snapshot of {selection}")
     return points
+
+
+@router.get(
+    "/apps/{app_id}/days",
+    summary="One app's mentions per day",
+    response_model=list[DayPoint],  # type: ignore[valid-type]
+    responses=declared(CACHED, NOT_FOUND, UNAVAILABLE),
+    openapi_extra=CONDITIONAL,
+)
+@cached()
+def app_days(
+    db: Database,
+    app_id: AppId,
+    selection: Selection = queries.DEFAULT_SELECTION,
+    since: Since = None,
+) -> list[dict[str, Any]]:
+    """The app's mentions per UTC day, oldest first: X's day buckets of every night's count and
+    of any backfill; `whole` is false for a partial day (the first and last of a 7-day window).
+    An app of the selection with no day counted yet (no X token, say) has `[]`; 404 is for an
+    app the selection never held."""
+    with db.connect() as connection:
+        found = queries.days(connection, app_id, selection, since)
+        known = (
+            bool(found)
+            or queries.app_name(connection, app_id, selection) is not None
+            or bool(queries.days(connection, app_id, selection))
+        )
+    if not known:
+        raise HTTPException(404, f"app {app_id} is not in {selection}")
+    return found
 
 
 @router.get(

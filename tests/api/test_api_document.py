@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 
-CACHED = ("/apps.json", "/apps.csv", "/runs", "/apps/{app_id}/history")
+CACHED = ("/apps.json", "/apps.csv", "/runs", "/apps/{app_id}/history", "/apps/{app_id}/days")
 READS_THE_DATABASE = (*CACHED, "/healthz")
 
 

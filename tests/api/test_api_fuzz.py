@@ -29,7 +29,9 @@ from tests.support.serve import serving_away
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 MAX_EXAMPLES = 25  # per operation and phase: seconds per run, and every route well covered
-OPERATIONS = 5  # GET /apps.json, /apps.csv, /runs, /apps/{app_id}/history, /healthz
+OPERATIONS = (
+    6  # GET /apps.json, /apps.csv, /runs, /apps/{app_id}/history, /apps/{app_id}/days, /healthz
+)
 MODES = ["positive", "negative"]
 AWAY = '[checks.not_a_server_error]\nexpected-statuses = ["2xx", "3xx", "4xx", "503"]\n'
 

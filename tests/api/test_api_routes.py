@@ -122,7 +122,13 @@ def test_health_and_docs(served: str, snapshots) -> None:
     assert health["status"] == "ok"
     assert health["database"] == snapshots.database_url.split(":")[0].split("+")[0]
     spec = httpx.get(f"{served}/openapi.json").json()
-    assert set(spec["paths"]) >= {"/apps.json", "/apps.csv", "/runs", "/apps/{app_id}/history"}
+    assert set(spec["paths"]) >= {
+        "/apps.json",
+        "/apps.csv",
+        "/runs",
+        "/apps/{app_id}/history",
+        "/apps/{app_id}/days",
+    }
     row_schema = spec["components"]["schemas"]["AppRow"]["properties"]
     assert tuple(row_schema) == COLUMNS
     docs = httpx.get(f"{served}/docs")

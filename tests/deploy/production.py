@@ -40,12 +40,14 @@ RUN_BACKFILL = (
     "prefect deployment run 'app-mentions/nightly' --param csv_path=\"$CATALOGUE\""
     " --param snapshot_date=2026-11-27 --param top_n=3 --watch"
 )
+RUN_MONTH = "prefect deployment run 'app-backfill/month' --param csv_path=\"$CATALOGUE\" --watch"
 CREATE_LIMIT = "prefect gcl create x-api --limit 5"
 SETUP = "appbuzz setup"
 RETRY = 'prefect flow-run retry "$FLOW_RUN_ID"'
 WATCH = 'prefect flow-run watch "$FLOW_RUN_ID"'
 PRODUCTION_STEPS = (
-    SETUP, CREATE_POOL, CREATE_LIMIT, DEPLOY, INSPECT, START_WORKER, RUN_NOW, RUN_BACKFILL, RETRY, WATCH,
+    SETUP, CREATE_POOL, CREATE_LIMIT, DEPLOY, INSPECT, START_WORKER, RUN_NOW, RUN_BACKFILL, RUN_MONTH,
+    RETRY, WATCH,
 )  # fmt: skip
 
 _LOCAL_STATE = {".git", ".venv", ".pytest_cache", ".ruff_cache", ".env", "out", "data", "build"}

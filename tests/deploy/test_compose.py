@@ -18,7 +18,7 @@ from pydantic import AliasChoices
 from flows.settings import SETUP_FIELDS, Settings
 from tests.deploy.production import CREATE_LIMIT, DEPLOY, ROOT, SETUP, START_WORKER
 from tests.support.environment import is_setting
-from transforms.trends import SpikeRule
+from transforms.day_spikes import SpikeRule
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"

@@ -13,14 +13,16 @@ import re
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from sinks.tables import app_mentions, appbuzz_runs, mention_ledger
+from sinks.tables import app_mention_days, app_mentions, appbuzz_runs, mention_ledger
 from tests.deploy.production import (
     CREATE_LIMIT,
     RETRY,
+    RUN_MONTH,
     RUN_NOW,
     SETUP,
     WATCH,
@@ -29,7 +31,7 @@ from tests.deploy.production import (
     flow_run_id,
     worker_env,
 )
-from tests.fake_x_api import FakeXApi
+from tests.fake_x_api import ARCHIVE, FakeXApi
 from tests.secret_scan import files_holding
 from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
@@ -244,3 +246,31 @@ def test_a_token_from_a_secret_block_counts_and_is_nowhere_else(
     assert canary not in repr(tables)
     hits, read = files_holding(canary, [tmp_path])  # out, results, the worker's log
     assert hits == [] and read > 10
+
+
+def test_the_month_deployment_backfills_thirty_days_and_a_second_run_asks_nothing(
+    deployed: Deployed, worker, fake_x_api: FakeXApi, postgres_url: str, catalogue_csv, tmp_path
+) -> None:
+    """`app-backfill/month` on a process worker: one full-archive request per app, 30 whole days
+    each before the run's date; run again, what was counted answers and X is not asked."""
+    worker(**worker_env(fake_x_api, postgres_url, tmp_path))
+    shell = deployed.shell.with_env(CATALOGUE=str(catalogue_csv))
+    done = shell.run(RUN_MONTH, timeout=180).ok()
+    run = deployed.prefect.flow_run(flow_run_id(done.output))
+    until = datetime.fromisoformat(run["expected_start_time"]).astimezone(UTC).date()
+    assert run["name"] == f"backfill 30 days to {until.isoformat()} Book+Music/top10"
+    assert [r.path for r in fake_x_api.requests] == [ARCHIVE] * 10
+
+    days = table_rows(postgres_url, app_mention_days)
+    per_app = Counter(r["app_id"] for r in days)
+    assert len(per_app) == 10 and set(per_app.values()) == {30}
+    assert {r["day"] for r in days} == {until - timedelta(days=d) for d in range(1, 31)}
+    assert all(r["whole"] and r["source"] == "all" for r in days)
+    assert table_rows(postgres_url, app_mentions) == []  # history only: no snapshot, no files
+    assert not (tmp_path / "out").exists()
+
+    fake_x_api.reset_records()
+    again = shell.run(RUN_MONTH, timeout=180).ok()
+    assert fake_x_api.requests == []
+    states = task_states(deployed, flow_run_id(again.output))
+    assert states["Cached"] + states["Held"] == 10  # this worker's results, or else the ledger

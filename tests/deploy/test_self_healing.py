@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,13 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import ProgrammingError
 
-from flows.automations import CRASH_SILENT, NOTIFY_FAILED, NOTIFY_MISSED, RESTART_CRASHED
+from flows.automations import (
+    CRASH_SILENT,
+    NOTIFY_FAILED,
+    NOTIFY_MISSED,
+    NOTIFY_SPIKE,
+    RESTART_CRASHED,
+)
 from sinks.tables import app_mentions, appbuzz_runs, mention_ledger
 from tests.deploy.production import (
     DEPLOY,
@@ -41,11 +47,14 @@ from tests.deploy.production import (
 )
 from tests.fake_x_api import FakeXApi
 from tests.support.browser import chromium
+from tests.support.catalogues import top_apps
+from tests.support.cli import Cli, Job
 from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
 from tests.support.prefect import PrefectApi
 from tests.support.prefect import prefect_server as start_prefect_server
 from tests.support.processes import descendants
+from transforms.queries import build_query
 
 pytestmark = pytest.mark.postgres
 
@@ -176,7 +185,9 @@ def test_setup_twice_leaves_one_of_each(deployed: Deployed) -> None:
         (a["name"], a["id"]) for a in deployed.prefect.call("POST", "/automations/filter", json={})
     )
     names = [name for name, _ in after]
-    assert names == sorted([CRASH_SILENT, NOTIFY_FAILED, NOTIFY_MISSED, RESTART_CRASHED])
+    assert names == sorted(
+        [CRASH_SILENT, NOTIFY_FAILED, NOTIFY_MISSED, NOTIFY_SPIKE, RESTART_CRASHED]
+    )
     assert after == before, "updated in place, not created again"
     assert (
         deployed.prefect.call("POST", "/work_pools/filter", json={})[0]["name"] == "appbuzz-process"
@@ -430,3 +441,41 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(deployed: Deployed)
             page.screenshot(path=ARTIFACTS / "5-artifacts.png", full_page=True)
         finally:
             print(f"\nscreenshots: {ARTIFACTS}")
+
+
+@pytest.mark.timeout(600)
+def test_each_spike_event_sends_one_message(
+    deployed: Deployed, hooks: Hooks, fake_x_api: FakeXApi, catalogue_csv, tmp_path
+) -> None:
+    """`appbuzz setup`'s spike automation: a backfilled month, then a night on which two apps'
+    last whole day spikes: two spike events, two webhook messages, each naming its app, the
+    day, the count and the baseline, and linking to the app's page."""
+    hooks.received.clear()
+    apps = top_apps(catalogue_csv)
+    spiking = [apps.row(i, named=True) for i in (1, 4)]
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    for app in spiking:
+        fake_x_api.spike_day(build_query(app["track_name"]), yesterday, 6.0)
+    cli = Cli(deployed.shell.env)  # in-process runs whose events reach this module's server
+    env = {
+        "APPBUZZ_DATABASE_URL": f"sqlite:///{tmp_path / 'spikes.db'}",
+        "X_BEARER_TOKEN": fake_x_api.token,
+        "X_API_BASE_URL": fake_x_api.base_url,
+        "APPBUZZ_RESULTS_DIR": str(tmp_path / "results"),
+        "APPBUZZ_DASHBOARD_URL": "http://appbuzz.example:8080",
+    }
+    for args in (["backfill", "--days", "30"], ["run", "--out", "out"]):
+        done = cli.run(Job(tmp_path, [*args, "--csv", str(catalogue_csv)], env), timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    messages = wait_for(lambda: len(hooks.about("spike")) >= 2 and hooks.about("spike"),
+                        timeout=90, what="the two spike messages")  # fmt: skip
+    time.sleep(10)  # a duplicate would have come by now
+    messages = hooks.about("spike")
+    assert len(messages) == 2, messages
+    for app in spiking:
+        (message,) = [m for m in messages if app["track_name"] in m["subject"]]
+        assert f"mentions on {yesterday.isoformat()}" in message["subject"]
+        body = message["body"]
+        assert f"(app {app['id']})" in body and "against a usual" in body
+        assert "weekday baseline of 4 days" in body  # a month of history: the same weekday
+        assert f"http://appbuzz.example:8080/apps/{app['id']}?selection=" in body

@@ -11,6 +11,7 @@ from flows.automations import (
     CRASH_SILENT,
     NOTIFY_FAILED,
     NOTIFY_MISSED,
+    NOTIFY_SPIKE,
     RESTART_CRASHED,
     automations,
 )
@@ -47,7 +48,7 @@ def test_only_crashes_restart_and_at_most_max_restarts_times() -> None:
 def test_alerts_only_with_a_notification_block() -> None:
     assert [a.name for a in automations(Settings(), None)] == [CRASH_SILENT, RESTART_CRASHED]
     with_block = [a.name for a in automations(Settings(), uuid4())]
-    assert with_block == [CRASH_SILENT, RESTART_CRASHED, NOTIFY_FAILED, NOTIFY_MISSED]
+    assert with_block == [CRASH_SILENT, RESTART_CRASHED, NOTIFY_FAILED, NOTIFY_MISSED, NOTIFY_SPIKE]
 
 
 def test_setup_without_a_server_is_one_line(tmp_path: Path) -> None:

@@ -71,6 +71,10 @@ def test_change_and_spikes_stand_beside_each_app(tmp_path: Path) -> None:
         change=pl.Series([1000, -2, None]),
         change_pct=pl.Series([200.0, -22.22, None]),
         spike=pl.Series([True, False, None]),
+        # the verdict on each app's last whole day, which the spike is about
+        day=pl.Series([date(2026, 11, 27)] * 2 + [None], dtype=pl.Date),
+        day_mentions=pl.Series([610, 1, None]),
+        median=pl.Series([150.0, 1.0, None]),
     )
     text = summary_markdown(RUN, trended, {"apps.csv": tmp_path / "apps.csv"})
     assert "- biggest mover Pandora - Music & Radio +1,000 (+200%); spike: Pandora" in text
@@ -80,10 +84,7 @@ def test_change_and_spikes_stand_beside_each_app(tmp_path: Path) -> None:
     assert "| 2 | 324684580 | Spotify \\| Music | 7 | ok | -2 (-22%) |  |" in text
     assert "| 3 | 284993459 | Shazam |  | failed | not counted |  |" in text
     spikes = text.split("## Spikes", 1)[1].split("##", 1)[0]
-    assert spikes.strip() == (
-        "- Pandora - Music & Radio (id 284035177): 1,500 mentions, +1,000 (+200%) since the "
-        "night before"
-    )
+    assert spikes.strip() == "- Pandora - Music & Radio (610 on 27 Nov, usually 150), id 284035177"
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -7,11 +7,12 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
-from transforms.day_spikes import JUDGED_SCHEMA, DaySpikeRule, judge_days, last_whole_day
+from transforms.day_spikes import JUDGED_SCHEMA, SpikeRule, judge_days, last_whole_day
 
 MONDAY = date(2026, 11, 2)
-RULE = DaySpikeRule()
+RULE = SpikeRule()
 
 
 def days(counts: list[int | None], app_id: int = 1, partial: tuple[int, ...] = ()) -> pl.LazyFrame:
@@ -29,7 +30,7 @@ def days(counts: list[int | None], app_id: int = 1, partial: tuple[int, ...] = (
     )
 
 
-def judged(frame: pl.LazyFrame, rule: DaySpikeRule = RULE) -> pl.DataFrame:
+def judged(frame: pl.LazyFrame, rule: SpikeRule = RULE) -> pl.DataFrame:
     return judge_days(frame, rule).collect()
 
 
@@ -88,8 +89,11 @@ def test_with_fewer_than_three_weeks_the_baseline_is_the_trailing_window() -> No
     result = judged(days(week * 4))
     # day i has i // 7 earlier same weekdays: trailing from day 7 (7 days) to day 20
     assert result["baseline"].to_list() == [None] * 7 + ["trailing"] * 14 + ["weekday"] * 7
-    saturday = on(result, 19)  # 2 earlier Saturdays only
-    assert saturday["baseline_days"] == 19 and saturday["median"] == 100.0
+    saturday = on(result, 19)  # 2 earlier Saturdays only: not yet the weekday baseline ...
+    assert saturday["baseline_days"] == 19 and saturday["baseline"] == "trailing"
+    assert saturday["median"] == 300.0 and saturday["spike"] is False  # ... but both were busy
+    first_busy = on(result, 12)  # one earlier Saturday only: the rhythm is not known yet
+    assert first_busy["median"] == 100.0 and first_busy["spike"] is True
     assert on(result, 26)["baseline_days"] == 3  # the third Saturday: weekday
 
 
@@ -170,15 +174,15 @@ def test_too_little_history_gives_no_baseline_and_no_verdict() -> None:
     )
     assert on(result, 7)["baseline"] == "trailing" and on(result, 7)["spike"] is True
     assert on(judged(days([5] * 3)), 2)["spike"] is None  # unknown, not False, below 20 too
-    strict = on(judged(days([100] * 7 + [500]), DaySpikeRule(min_days=8)), 7)
+    strict = on(judged(days([100] * 7 + [500]), SpikeRule(spike_min_days=8)), 7)
     assert strict["baseline"] is None and strict["spike"] is None
 
 
 def test_a_high_score_below_min_mentions_is_not_a_spike() -> None:
     below = on(judged(days([5] * 14 + [19])), 14)
-    assert below["score"] > RULE.threshold and below["spike"] is False
+    assert below["score"] > RULE.spike_threshold and below["spike"] is False
     assert on(judged(days([5] * 14 + [20])), 14)["spike"] is True
-    assert on(judged(days([5] * 14 + [19]), DaySpikeRule(min_mentions=19)), 14)["spike"] is True
+    assert on(judged(days([5] * 14 + [19]), SpikeRule(spike_min_mentions=19)), 14)["spike"] is True
 
 
 def test_output_is_typed_sorted_and_each_app_judged_on_its_own() -> None:
@@ -206,25 +210,26 @@ def test_a_spike_is_exactly_a_count_above_the_band() -> None:
     assert result.select((pl.col("spike") == above).all()).item()
     assert result["spike"].sum() >= 3
     assert (
-        result["band_high"] - result["median"] - RULE.threshold * result["spread"]
+        result["band_high"] - result["median"] - RULE.spike_threshold * result["spread"]
     ).abs().max() < 1e-9
 
 
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ({"window_days": 6}, "window_days >= min_days >= 3"),
-        ({"min_days": 2}, "window_days >= min_days >= 3"),
-        ({"weekday_min_weeks": 2}, "weekday_min_weeks"),
-        ({"weekday_min_weeks": 5}, "weekday_min_weeks"),  # a 28-day window has 4 of a weekday
-        ({"threshold": 0.0}, "threshold > 0"),
-        ({"threshold": math.nan}, "threshold > 0"),
-        ({"min_mentions": -1}, "min_mentions >= 0"),
-        ({"mad_floor": -0.1}, "mad_floor"),
-        ({"mad_floor": math.nan}, "mad_floor"),
+        ({"spike_window_days": 6}, "must not exceed spike_window_days"),
+        ({"spike_min_days": 2}, "greater than or equal to 3"),
+        ({"spike_weekday_min_weeks": 2}, "greater than or equal to 3"),
+        ({"spike_weekday_min_weeks": 5}, "needs a window of at least 35 days"),  # 4 per weekday
+        ({"spike_threshold": 0.0}, "greater than 0"),
+        ({"spike_threshold": math.nan}, "finite number"),
+        ({"spike_min_mentions": -1}, "greater than or equal to 0"),
+        ({"spike_mad_floor": -0.1}, "greater than or equal to 0"),
+        ({"spike_mad_floor": math.nan}, "finite number"),
     ],
 )
-def test_a_bad_rule_is_refused_in_one_line(bad: dict[str, float], message: str) -> None:
-    with pytest.raises(ValueError, match=message) as refused:
-        DaySpikeRule(**bad)  # type: ignore[arg-type]
-    assert "\n" not in str(refused.value)
+def test_a_bad_rule_is_refused_naming_what_is_wrong(bad: dict[str, float], message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SpikeRule(**bad)  # type: ignore[arg-type]
+    (error,) = refused.value.errors()
+    assert message in error["msg"] and "\n" not in error["msg"]

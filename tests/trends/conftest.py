@@ -1,15 +1,17 @@
 """Fifteen nights loaded by real runs (`appbuzz run` against the fake X API and the session's
 Prefect server) into a PostgreSQL database, and `appbuzz serve` over them.
 
-Counts vary by night (a slow wave per app); on the last night one app's count triples, and on
-one night one app's count fails (the fake answers 400): a gap, never a zero. Session-scoped, so
-the trend tests and the browser tests share one load.
+Counts vary by day (a slow wave per app); the day before the last night, one app's count
+triples (a spike), and on one night one app's count fails (the fake answers 400): a gap, never a
+zero. Each night runs on the fake's clock at 03:00 of its date. Session-scoped, so the trend
+tests and the browser tests share one load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 
 import pytest
 
@@ -22,6 +24,7 @@ from tests.trends.nights import (
     FAILED_RANK,
     FIRST_NIGHT,
     NIGHTS,
+    SPIKE_DAY,
     TRIPLED_RANK,
     Nights,
     planned_count,
@@ -48,13 +51,14 @@ def fifteen_nights(nights_db: str, cli: Cli, prefect_server, tmp_path_factory) -
             "APPBUZZ_RESULTS_DIR": str(work / "results"),
             "APPBUZZ_X_MAX_RETRIES": "0",
         }
+        for row in apps.iter_rows(named=True):
+            fake.daily[row["query"]] = partial(planned_count, row["rank"] - 1)
         for night in range(NIGHTS):
             day = FIRST_NIGHT + timedelta(days=night)
-            for row in apps.iter_rows(named=True):
-                count = planned_count(row["rank"] - 1, night)
-                if row["rank"] == TRIPLED_RANK and night == NIGHTS - 1:
-                    count = 3 * planned_count(row["rank"] - 1, night - 1)
-                fake.totals[row["query"]] = count
+            at = datetime.combine(day, time(3), UTC)
+            fake.clock = lambda at=at: at
+            if night == NIGHTS - 1:
+                fake.spike_day(apps.row(TRIPLED_RANK - 1, named=True)["query"], SPIKE_DAY, 3.0)
             if day == FAILED_NIGHT:
                 fake.script(
                     "status", status=400, query=apps.row(FAILED_RANK - 1, named=True)["query"]

@@ -19,7 +19,14 @@ from sqlalchemy import select
 from sinks.tables import app_mentions, appbuzz_runs
 from sinks.trends import Trend
 from tests.support.browser import chromium
-from tests.trends.nights import FAILED_NIGHT, FAILED_RANK, SELECTION, TRIPLED_RANK, Nights
+from tests.trends.nights import (
+    FAILED_NIGHT,
+    FAILED_RANK,
+    SELECTION,
+    SPIKE_DAY,
+    TRIPLED_RANK,
+    Nights,
+)
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "trends"
 
@@ -61,6 +68,8 @@ def page(browser: Any) -> Iterator[Watched]:
 
 def _change_text(trend: Trend) -> str:
     assert trend.change is not None and trend.change_pct is not None
+    if trend.change == 0:
+        return "no change"
     sign = "+" if trend.change > 0 else "-"
     return f"{sign}{abs(trend.change):,} ({'+' if trend.change_pct > 0 else ''}{trend.change_pct:,.1f}%)"
 
@@ -98,13 +107,11 @@ def test_dashboard_shows_the_latest_night_as_stored(
         spark = row.locator("svg.spark")
         assert spark.count() == 1
         label = spark.get_attribute("aria-label")
-        assert label.count(" 2026: ") == 14  # one entry per night of the last fourteen
+        assert label.count(" 2026: ") == 14  # one entry per day of the last fourteen, all whole
     tripled = fifteen_nights.app_at(TRIPLED_RANK)
     callout = page.page.locator("#spikes").inner_text()
     assert callout.startswith("1 spike this night:") and tripled["track_name"] in callout
     failed = fifteen_nights.app_at(FAILED_RANK)
-    failed_spark = page.page.locator(f'tr[data-app-id="{failed["id"]}"] svg.spark')
-    assert f"{FAILED_NIGHT.day} Nov 2026: no count" in failed_spark.get_attribute("aria-label")
     assert page.page.locator("#uncounted").inner_text() == "Every app was counted."
     page.page.screenshot(path=SHOTS / "dashboard.png", full_page=True)
     page.page.set_viewport_size({"width": 390, "height": 844})
@@ -126,7 +133,7 @@ def test_dashboard_shows_the_latest_night_as_stored(
     ]
     uncounted = page.page.locator("#uncounted li")
     assert uncounted.count() == 1
-    assert uncounted.inner_text() == f"{failed['track_name']} (failed): {error}"
+    assert uncounted.inner_text() == f"1 app not counted ({failed['track_name']}): {error}."
     failed_row = page.page.locator(f'tr[data-app-id="{failed["id"]}"]')
     assert failed_row.locator("td.mentions").inner_text() == "not counted"
     page.page.screenshot(path=SHOTS / "dashboard-failed-night.png", full_page=True)
@@ -156,17 +163,27 @@ def test_app_page_charts_and_tables_every_night(
         assert row.locator("td.rank").inner_text() == str(stored[night]["rank"])
         assert row.locator("td.mentions").inner_text() == f"{stored[night]['n_citacoes']:,}"
         assert (row.locator("td.note").inner_text() == "spike") == bool(found[night].spike)
-    charts = page.page.locator("svg.chart:visible")  # each drawn again for phones, hidden here
+    charts = page.page.locator("svg.chart:not(.days):visible")  # drawn again for phones, hidden
     assert charts.count() == 2
     for chart in (charts.nth(0), charts.nth(1)):
         labels = chart.locator("text.tick").all_text_contents()
         assert "Nov 1" in labels and "Nov 15" in labels  # the snapshot dates on the axis
         assert chart.locator("circle.dot").count() == 15
+    # the days: a bar each, partial ones outlined, the spike day marked, as the table says
+    days = page.page.locator("svg.chart.days:visible")
+    stored_days = fifteen_nights.days(tripled["id"])
+    assert days.locator("rect.bar").count() == len(stored_days)
+    partial = [d for d in stored_days if not d["whole"]]
+    assert days.locator("rect.bar.partial").count() == len(partial) >= 1  # today's, at least
+    assert days.locator("rect.bar.spike").count() == days.locator("text.mark").count() == 1
+    spike_row = page.page.locator(f'#days tr[data-day="{SPIKE_DAY.isoformat()}"]')
+    assert spike_row.locator("td.note").inner_text() == "spike"
+    assert page.page.locator("#days tr[data-whole=false]").count() == len(partial)
     page.page.screenshot(path=SHOTS / "app.png", full_page=True)
 
     failed = fifteen_nights.app_at(FAILED_RANK)
     page.page.goto(f"{nights_served}/apps/{failed['id']}")
-    count_chart = page.page.locator("svg.chart:visible").nth(0)
+    count_chart = page.page.locator("svg.chart:not(.days):visible").nth(0)
     assert count_chart.locator("circle.dot").count() == 14  # the gap is not drawn as a zero
     assert count_chart.locator("text.gap").count() == 1
     gap_row = page.page.locator(f'#nights tr[data-night="{FAILED_NIGHT.isoformat()}"]')
@@ -221,7 +238,14 @@ def test_docs_render_with_only_the_appbuzz_server_reachable(
     summaries.first.wait_for(timeout=30_000)
     # Swagger UI puts zero-width spaces after slashes so long paths can wrap
     paths = {text.replace("\u200b", "") for text in summaries.all_inner_texts()}
-    assert {"/apps.json", "/apps.csv", "/runs", "/apps/{app_id}/history", "/healthz"} == paths
+    assert {
+        "/apps.json",
+        "/apps.csv",
+        "/runs",
+        "/apps/{app_id}/history",
+        "/apps/{app_id}/days",
+        "/healthz",
+    } == paths
     page.page.screenshot(path=SHOTS / "docs.png", full_page=True)
     assert blocked == []
     page.check(nights_served)

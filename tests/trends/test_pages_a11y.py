@@ -93,7 +93,7 @@ def test_the_keyboard_reaches_the_table_at_320_px_and_shows_focus(
     context = browser.new_context(viewport={"width": 320, "height": 900})
     page = context.new_page()
     page.goto(f"{nights_served}/apps/{fifteen_nights.app_at(TRIPLED_RANK)['id']}")
-    region = page.locator("div.scroll")
+    region = page.locator('div.scroll[aria-labelledby="nights-caption"]')
     assert region.evaluate("e => e.scrollWidth > e.clientWidth")  # it does scroll sideways
     assert region.get_attribute("role") == "region"
     label = page.locator(f"#{region.get_attribute('aria-labelledby')}").inner_text()
@@ -114,5 +114,7 @@ def test_the_keyboard_reaches_the_table_at_320_px_and_shows_focus(
     )
     assert style == ["solid", "3px"]
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelector('div.scroll').scrollLeft > 0")
+    page.wait_for_function(
+        "document.querySelector('div.scroll[aria-labelledby=nights-caption]').scrollLeft > 0"
+    )
     context.close()
