@@ -228,7 +228,10 @@ def test_a_token_from_a_secret_block_counts_and_is_nowhere_else(
     fake_x_api.token = canary
     block = f"x-token-{uuid.uuid4().hex[:8]}"
     setup = deployed.shell.with_env(X_BEARER_TOKEN=canary, APPBUZZ_X_TOKEN_BLOCK=block)
-    stored = setup.run(f"{SETUP} --x-token-from-env").ok().output
+    try:
+        stored = setup.run(f"{SETUP} --x-token-from-env").ok().output
+    finally:  # setup also made the x-api limit on the session's server: other tests run without
+        deployed.prefect.call("DELETE", "/v2/concurrency_limits/x-api")
     assert f"secret block {block}: X_BEARER_TOKEN stored" in stored and canary not in stored
     env = worker_env(fake_x_api, postgres_url, tmp_path)
     del env["X_BEARER_TOKEN"]  # the workers hold no token: the block does
