@@ -4,6 +4,10 @@ Prefect Cloud detects unresponsive runs by itself; a self-hosted server does onl
 automations say. These four cover the nights nobody watches:
 
 - a run of `app-mentions` whose heartbeats stop (worker killed, machine gone) is marked `Crashed`;
+- a run of `app-mentions` that reports no progress (`appbuzz.night.progress`: an app counted, a
+  bounded wait announced) for `stall_after_seconds` is marked `Crashed` too, though its process
+  still heartbeats (a night hung on something that never answers); the old process, finding
+  its run given up, ends (`flows.liveness`);
 - a crashed run of `app-mentions/nightly` is scheduled again, the same flow run (same parameters,
   same scheduled date, so the same night), at most `max_restarts` times; the ledger of counts
   in the database holds what was counted, so it asks only for apps not yet counted;
@@ -24,6 +28,7 @@ from prefect.events.actions import ChangeFlowRunState, SendNotification
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
+from flows.progress import PROGRESS_EVENT
 from flows.settings import Settings
 from sinks.events import SPIKE_EVENT
 
@@ -31,6 +36,7 @@ FLOW = "app-mentions"
 DEPLOYMENT = "nightly"
 PREFIX = "appbuzz: "
 CRASH_SILENT = f"{PREFIX}silent run -> Crashed"
+CRASH_STALLED = f"{PREFIX}stalled night -> Crashed"
 RESTART_CRASHED = f"{PREFIX}restart a crashed night"
 NOTIFY_FAILED = f"{PREFIX}notify a failed or crashed run"
 NOTIFY_MISSED = f"{PREFIX}notify a missed night"
@@ -98,6 +104,36 @@ def crash_silent_runs(settings: Settings) -> AutomationCore:
                 state=StateType.CRASHED,
                 message=f"no heartbeat for {settings.crash_after_seconds} s: the worker or its "
                 "machine stopped",
+            )
+        ],
+    )
+
+
+def crash_stalled_nights(settings: Settings) -> AutomationCore:
+    """The progress check: after the run starts running or reports progress, more progress or
+    an end within the window; a run that went on heartbeating without any is given up."""
+    minutes = settings.stall_after_seconds / 60
+    return AutomationCore(
+        name=CRASH_STALLED,
+        description=f"A running night of {FLOW} with no progress for {minutes:g} min is "
+        "marked Crashed (then restarted and alerted as any crash).",
+        trigger=EventTrigger(
+            posture=Posture.Proactive,
+            match=_runs(),
+            match_related=_of_app_mentions(None),
+            after={"prefect.flow-run.Running", PROGRESS_EVENT},
+            expect={PROGRESS_EVENT, *(f"prefect.flow-run.{s}" for s in TERMINAL)},
+            for_each={"prefect.resource.id"},
+            threshold=1,
+            within=timedelta(seconds=settings.stall_after_seconds),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                name=None,
+                force=False,
+                state=StateType.CRASHED,
+                message=f"no progress for {settings.stall_after_seconds} s: the night was "
+                "stalled (its process still running)",
             )
         ],
     )
@@ -223,7 +259,11 @@ def notify_spikes(block_id: UUID) -> AutomationCore:
 
 def automations(settings: Settings, block_id: UUID | None) -> list[AutomationCore]:
     """Everything `appbuzz setup` keeps on the server; notifications only with a block."""
-    wanted = [crash_silent_runs(settings), restart_crashed_nights(settings)]
+    wanted = [
+        crash_silent_runs(settings),
+        crash_stalled_nights(settings),
+        restart_crashed_nights(settings),
+    ]
     if block_id is not None:
         wanted += [
             notify_failed_runs(block_id),

@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows.faults import transient_only
+from flows.faults import database_retries
 from flows.preflight import preflight
 from flows.resources import Resources
 from flows.run_log import run_logger
@@ -31,7 +31,7 @@ from transforms.rejects import check_reject_share
 
 
 @task(
-    name="preflight", retries=2, retry_delay_seconds=2, retry_condition_fn=transient_only,
+    name="preflight", **database_retries(),
     cache_policy=NO_CACHE,
 )  # fmt: skip
 def check_run(resources: Resources, out_dir: Path | None, dry_run: bool) -> None:
@@ -41,8 +41,7 @@ def check_run(resources: Resources, out_dir: Path | None, dry_run: bool) -> None
 
 
 @task(
-    name="catalogue-version", retries=2, retry_delay_seconds=[2, 10],
-    retry_condition_fn=transient_only, cache_policy=NO_CACHE,
+    name="catalogue-version", **database_retries(), cache_policy=NO_CACHE,
 )  # fmt: skip
 def catalogue_is_new(resources: Resources, load_catalogue: bool) -> bool:
     """Whether this run loads the catalogue: asked to, and no earlier run loaded this version."""
@@ -103,8 +102,7 @@ def validate_and_rank(
 
 
 @task(
-    name="load-catalogue", retries=2, retry_delay_seconds=[2, 10],
-    retry_condition_fn=transient_only, cache_policy=NO_CACHE,
+    name="load-catalogue", **database_retries(), cache_policy=NO_CACHE,
 )  # fmt: skip
 def load_catalogue_rows(resources: Resources, ranked: RankedCatalogue, loaded_at: datetime) -> None:
     """Bulk-load the valid rows as one catalogue version, when this run kept them; a retry

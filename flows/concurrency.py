@@ -10,8 +10,9 @@ before a night takes its first slot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from uuid import UUID
 
@@ -31,7 +32,9 @@ from prefect.client.schemas.objects import StateType
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
+from flows.liveness import Liveness
 from flows.run_log import run_logger
+from transforms.errors import AppbuzzError, XSlotUnavailable
 
 FLOW = "app-mentions"
 # How long a slot stays taken when its holder dies without giving it back (a killed worker):
@@ -39,6 +42,11 @@ FLOW = "app-mentions"
 # when the night is marked Crashed and restarted, not minutes later. Prefect renews the lease
 # while a request is still running.
 SLOT_LEASE_SECONDS = 60
+# The longest a request waits for its slot, the Prefect server's restarts included: a night
+# that cannot get one in this time stops counting and fails with one line (never waits for
+# ever on a limit nobody gives back), retrying the server every `SLOT_RETRY_SECONDS`.
+SLOT_WAIT_SECONDS = 300
+SLOT_RETRY_SECONDS = 3.0
 # a run in one of these may hold slots of the limit
 HOLDING = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 
@@ -77,7 +85,7 @@ def release_stale_slots(client: SyncPrefectClient, name: str, this_run: UUID | N
 
 
 def x_api_slot(
-    name: str, this_run: UUID | None
+    name: str, this_run: UUID | None, liveness: Liveness | None = None
 ) -> Callable[[], AbstractContextManager[object]] | None:
     """A slot of the limit `name` for each X request, if the server has the limit active; its
     stale slots given back first, so no night waits on holders that are gone."""
@@ -94,4 +102,65 @@ def x_api_slot(
             "concurrency limit %r: %d slot(s) held by no running night given back "
             "(a Prefect server that forgot its leases)", name, given_back,
         )  # fmt: skip
-    return partial(concurrency, name, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS)
+    return partial(shared_slot, name, liveness)
+
+
+@contextmanager
+def shared_slot(name: str, liveness: Liveness | None = None) -> Iterator[None]:
+    """One slot of the limit `name` for one X request, waited for `SLOT_WAIT_SECONDS` at most
+    (a full limit, or a Prefect server away: its restart is waited out, retried every few
+    seconds), else `XSlotUnavailable`, which stops the run's counts with one line. A slot that
+    cannot be given back (the server away as the request ends) is logged, not raised: its lease
+    ends within `SLOT_LEASE_SECONDS` and the server takes it back."""
+    if liveness is not None:
+        liveness.check()
+    deadline = time.monotonic() + SLOT_WAIT_SECONDS
+    slot = _acquired(name, deadline)
+    try:
+        yield
+    finally:
+        try:
+            slot.__exit__(None, None, None)
+        except Exception as error:
+            run_logger().warning(
+                "concurrency limit %r: a slot not given back (%s); its lease ends within %d s",
+                name, _one_line(error), SLOT_LEASE_SECONDS,
+            )  # fmt: skip
+
+
+def _acquired(name: str, deadline: float) -> AbstractContextManager[None]:
+    """The slot, entered; the server's faults retried until `deadline`."""
+    told = False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise XSlotUnavailable(
+                f"no slot of the Prefect concurrency limit {name!r} within {SLOT_WAIT_SECONDS} s "
+                "(the limit full or the Prefect server away): counting stopped, the counts "
+                "so far kept"
+            )
+        slot = concurrency(
+            name, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS, timeout_seconds=left,
+            # a renewal that fails while the server restarts must not end the request
+            raise_on_lease_renewal_failure=False,
+        )  # fmt: skip
+        try:
+            slot.__enter__()
+            return slot
+        except TimeoutError:
+            continue  # the deadline has passed: the loop says so
+        except AppbuzzError:
+            raise
+        except Exception as error:  # the server away or restarting: wait it out
+            if not told:
+                run_logger().warning(
+                    "concurrency limit %r: the Prefect server did not answer (%s); retrying "
+                    "for up to %d s", name, _one_line(error), SLOT_WAIT_SECONDS,
+                )  # fmt: skip
+                told = True
+            time.sleep(min(SLOT_RETRY_SECONDS, max(0.0, deadline - time.monotonic())))
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

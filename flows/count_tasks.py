@@ -25,7 +25,7 @@ from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 from prefect.transactions import get_transaction
 
-from flows.faults import transient_only
+from flows.faults import database_retries
 from flows.parameters import NightRequest
 from flows.progress import PrefectProgress, RunProgress, console_watchers
 from flows.resources import Resources
@@ -156,8 +156,7 @@ def count_app_mentions(
 
 
 @task(
-    name="read-ledger", retries=2, retry_delay_seconds=[2, 10],
-    retry_condition_fn=transient_only, cache_policy=NO_CACHE,
+    name="read-ledger", **database_retries(), cache_policy=NO_CACHE,
 )  # fmt: skip
 def held_counts(resources: Resources, night: NightCounts, apps: pl.DataFrame) -> pl.DataFrame:
     """The night's counts the ledger already holds for these apps, as they would be asked now."""

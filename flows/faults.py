@@ -16,12 +16,30 @@ from prefect.client.schemas.objects import TaskRun
 
 from transforms.errors import AppbuzzError, DatabaseUnavailable
 
+# A task that reads or writes the database waits out a database restart: these delays (67 s
+# in all) outlast a PostgreSQL server that is away for 20 s plus the time it takes to accept
+# connections again, with room for a loaded machine. Other unexpected exceptions (a bug, or a
+# fault we do not know) get the first two delays only: a bug should not hold a night a minute.
+DATABASE_RETRY_DELAYS = [2, 5, 10, 20, 30]
+OTHER_FAULT_RETRIES = 2
 
-def transient_only(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
+
+def transient_only(_task: Task[Any, Any], run: TaskRun, state: State[Any]) -> bool:
     """Retry what may pass by itself (a database that did not answer, a dropped connection, a
     bug's exception that might be a fault); never a user's mistake or a spent X account."""
     error = state.result(raise_on_failure=False)
-    return not isinstance(error, AppbuzzError) or isinstance(error, DatabaseUnavailable)
+    if isinstance(error, DatabaseUnavailable):
+        return True
+    return not isinstance(error, AppbuzzError) and run.run_count <= OTHER_FAULT_RETRIES
+
+
+def database_retries() -> dict[str, Any]:
+    """The retry options of a task that needs the database: `@task(**database_retries(), ...)`."""
+    return {
+        "retries": len(DATABASE_RETRY_DELAYS),
+        "retry_delay_seconds": list(DATABASE_RETRY_DELAYS),
+        "retry_condition_fn": transient_only,
+    }
 
 
 class _OneLineTaskFailures(logging.Filter):

@@ -12,7 +12,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows.faults import transient_only
+from flows.faults import database_retries
 from flows.parameters import NightRequest
 from flows.resources import Resources
 from flows.run_log import run_logger
@@ -69,8 +69,7 @@ class LoadedNight:
 
 
 @task(
-    name="load-night", retries=2, retry_delay_seconds=[2, 10],
-    retry_condition_fn=transient_only, cache_policy=NO_CACHE,
+    name="load-night", **database_retries(), cache_policy=NO_CACHE,
 )  # fmt: skip
 def load_night(
     resources: Resources,
@@ -145,8 +144,7 @@ def _day(value: date) -> str:
 
 
 @task(
-    name="store-days", retries=2, retry_delay_seconds=[2, 10],
-    retry_condition_fn=transient_only, cache_policy=NO_CACHE,
+    name="store-days", **database_retries(), cache_policy=NO_CACHE,
 )  # fmt: skip
 def store_days(
     resources: Resources, backfill: NightRequest, counted: Enrichment, run: RunRecord

@@ -174,9 +174,34 @@ class PrefectProgress:
             update_progress_artifact(
                 self.artifact, progress.percent, description=f"{self.description}: {progress}"
             )
+            night_progress(progress)
 
     def waiting(self, notice: WaitNotice) -> None:
         self.logger.info("%s", notice)
+        night_progress(None, waiting=str(notice))
 
     def close(self) -> None:
         pass
+
+
+PROGRESS_EVENT = "appbuzz.night.progress"
+
+
+def night_progress(progress: Progress | None, waiting: str | None = None) -> None:
+    """An `appbuzz.night.progress` event about the flow run in progress: an app finished, or the
+    run waits (a bounded rate-limit wait) knowingly. `appbuzz setup`'s stalled-night automation
+    marks a run that sends none for APPBUZZ_STALL_AFTER_SECONDS `Crashed`, even while its
+    process still sends heartbeats. Outside a run (or with no server): nothing."""
+    from prefect.events import emit_event
+    from prefect.runtime import flow_run
+
+    if not flow_run.id:
+        return
+    payload: dict[str, Any] = {"waiting": waiting}
+    if progress is not None:
+        payload |= {"done": progress.done, "total": progress.total, "requests": progress.requests}
+    emit_event(
+        PROGRESS_EVENT,
+        resource={"prefect.resource.id": f"prefect.flow-run.{flow_run.id}"},
+        payload=payload,
+    )

@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from pydantic import SecretStr
 
 from flows.concurrency import x_api_slot
+from flows.liveness import Liveness
 from flows.run_log import run_logger
 from flows.settings import Settings
 from sinks.database import Database
@@ -65,7 +66,10 @@ def open_resources(
         url = settings.database_url.get_secret_value()
         database = stack.enter_context(Database.open(url, read_only=dry_run))
         scratch = stack.enter_context(Scratch())
-        x = None if dry_run else open_x_api(settings)
+        alive = None if dry_run else this_attempt()
+        if alive is not None:
+            stack.enter_context(alive)
+        x = None if dry_run else open_x_api(settings, alive)
         if x is not None:
             stack.callback(x.close)
         yield Resources(settings, catalogue, database, x, scratch)
@@ -93,13 +97,20 @@ def x_token(settings: Settings) -> SecretStr | None:
     return SecretStr(value) if value else None
 
 
-def open_x_api(settings: Settings) -> XApi | None:
+def this_attempt() -> Liveness | None:
+    """A deployment's run watches that it is still the night's attempt (`flows.liveness`)."""
+    if not flow_run.id or not flow_run.deployment_id:
+        return None
+    return Liveness(UUID(flow_run.id), flow_run.run_count)
+
+
+def open_x_api(settings: Settings, alive: Liveness | None = None) -> XApi | None:
     """The X API client for this run, or None without a token (counts are then skipped)."""
     token = x_token(settings)
     if token is None:
         return None
     this_run = UUID(flow_run.id) if flow_run.id else None
-    slot = x_api_slot(settings.x_concurrency_limit, this_run)
+    slot = x_api_slot(settings.x_concurrency_limit, this_run, alive)
     run_logger().info(
         "X API at %s: at most %d requests in flight, at most %s spent%s",
         safe_url(settings.x_api_base_url),

@@ -24,7 +24,8 @@ from transforms.queries import DEFAULT_TEMPLATE, check_template
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # what only `appbuzz setup` reads (a worker's runs never do)
 SETUP_FIELDS = (
-    "x_api_limit", "crash_after_seconds", "max_restarts", "night_deadline_seconds",
+    "x_api_limit", "crash_after_seconds", "stall_after_seconds", "max_restarts",
+    "night_deadline_seconds",
     "alert_webhook_url", "alert_block", "work_pool",
 )  # fmt: skip
 
@@ -85,6 +86,11 @@ class Settings(SpikeRule, BaseSettings):
     # frequency set for the deployment's runs in prefect.yaml (PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     # 30 s: Prefect's minimum), so two late heartbeats on a busy machine are not a crash.
     crash_after_seconds: int = Field(default=90, ge=31)
+    # `appbuzz setup`: a running night that reports no progress (an app counted, a rate-limit
+    # wait announced) this long is `Crashed`, even while its process still sends heartbeats
+    # (then restarted, and alerted, as a crash is). Longer than any single wait the run allows
+    # itself unannounced (a request's timeout and retries, a slot of the X API limit: 300 s).
+    stall_after_seconds: int = Field(default=600, ge=60)
     # how many times one night's crashed run is started again
     max_restarts: int = Field(default=2, ge=0, le=10)
     # a nightly run that has not `Completed` this long after it started (or went late) is alerted

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -112,7 +112,12 @@ class Traffic:
     def turn(self, endpoint: str) -> Iterator[None]:
         """Hold a place among the requests in flight and a place in the rate-limit window."""
         self._check()
-        with self._local, self._shared_slot():
+        with self._local, ExitStack() as held:
+            try:
+                held.enter_context(self._shared_slot())
+            except XApiError as reason:  # no slot within the bounded wait: the run stops
+                self.stop(reason)
+                raise XEnrichmentStopped("enrichment stopped") from None
             self._check()
             try:
                 self.gate.acquire(endpoint)

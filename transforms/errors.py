@@ -80,6 +80,14 @@ class XEnrichmentStopped(XApiError):
     """Counting stopped for the whole run (another app's request found the token refused)."""
 
 
+class XSlotUnavailable(XApiError):
+    """No slot of the shared X API concurrency limit came within the bounded wait (the limit
+    full, or the Prefect server away, for minutes): the run stops asking, keeps what it counted
+    and fails with this one line, so no night waits without end."""
+
+    keeps_counts: ClassVar[bool] = True
+
+
 class XSpendCapReached(XApiError):
     """The next X request could take the run's spend past its cap: it was not sent."""
 

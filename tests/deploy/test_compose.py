@@ -161,7 +161,10 @@ def test_deploy_service_runs_the_readme_steps_in_the_image() -> None:
 def test_deploy_passes_the_self_healing_settings_from_env() -> None:
     # what an operator tunes of `appbuzz setup` (the pool and the limit's name are fixed by
     # prefect.yaml and the workers; the limit's size is SHARED_X_API_LIMIT on the command line)
-    tunable = ("crash_after_seconds", "max_restarts", "night_deadline_seconds", "alert_webhook_url")
+    tunable = (
+        "crash_after_seconds", "stall_after_seconds", "max_restarts", "night_deadline_seconds",
+        "alert_webhook_url",
+    )  # fmt: skip
     assert set(tunable) <= set(SETUP_FIELDS)
     prefix = Settings.model_config["env_prefix"]
     passed = {k: v for k, v in services()["deploy"]["environment"].items() if k.startswith(prefix)}

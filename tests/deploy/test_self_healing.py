@@ -27,6 +27,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from flows.automations import (
     CRASH_SILENT,
+    CRASH_STALLED,
     NOTIFY_FAILED,
     NOTIFY_MISSED,
     NOTIFY_SPIKE,
@@ -186,7 +187,7 @@ def test_setup_twice_leaves_one_of_each(deployed: Deployed) -> None:
     )
     names = [name for name, _ in after]
     assert names == sorted(
-        [CRASH_SILENT, NOTIFY_FAILED, NOTIFY_MISSED, NOTIFY_SPIKE, RESTART_CRASHED]
+        [CRASH_SILENT, CRASH_STALLED, NOTIFY_FAILED, NOTIFY_MISSED, NOTIFY_SPIKE, RESTART_CRASHED]
     )
     assert after == before, "updated in place, not created again"
     assert (

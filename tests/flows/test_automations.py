@@ -9,6 +9,7 @@ import yaml
 
 from flows.automations import (
     CRASH_SILENT,
+    CRASH_STALLED,
     NOTIFY_FAILED,
     NOTIFY_MISSED,
     NOTIFY_SPIKE,
@@ -46,9 +47,25 @@ def test_only_crashes_restart_and_at_most_max_restarts_times() -> None:
 
 
 def test_alerts_only_with_a_notification_block() -> None:
-    assert [a.name for a in automations(Settings(), None)] == [CRASH_SILENT, RESTART_CRASHED]
+    healing = [CRASH_SILENT, CRASH_STALLED, RESTART_CRASHED]
+    assert [a.name for a in automations(Settings(), None)] == healing
     with_block = [a.name for a in automations(Settings(), uuid4())]
-    assert with_block == [CRASH_SILENT, RESTART_CRASHED, NOTIFY_FAILED, NOTIFY_MISSED, NOTIFY_SPIKE]
+    assert with_block == [*healing, NOTIFY_FAILED, NOTIFY_MISSED, NOTIFY_SPIKE]
+
+
+def test_a_night_without_progress_is_crashed_after_the_stall_window() -> None:
+    """Longer than any wait the run allows itself unannounced (a slot of the X API limit)."""
+    from flows.concurrency import SLOT_WAIT_SECONDS
+    from flows.progress import PROGRESS_EVENT
+
+    settings = Settings(stall_after_seconds=120)
+    (stalled,) = [a for a in automations(settings, None) if a.name == CRASH_STALLED]
+    assert stalled.trigger.within.total_seconds() == 120
+    assert PROGRESS_EVENT in stalled.trigger.after and PROGRESS_EVENT in stalled.trigger.expect
+    assert "prefect.flow-run.Completed" in stalled.trigger.expect
+    (action,) = stalled.actions
+    assert action.state.value == "CRASHED"
+    assert Settings().stall_after_seconds > SLOT_WAIT_SECONDS
 
 
 def test_setup_without_a_server_is_one_line(tmp_path: Path) -> None:
