@@ -23,7 +23,10 @@ MODULES: tuple[str, ...] = (
     "bench.serve",
     "bench.spikes",
     "bench.scaling",
+    "bench.soak",
 )
+# run only when named (`--only soak`): a quarter of an hour on the deployed stack
+ON_DEMAND: tuple[str, ...] = ("bench.soak",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     # so the Prefect server and the scratch databases a benchmark started are cleaned up
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    chosen = [m for m in MODULES if not args.only or m.rsplit(".", 1)[-1] in args.only]
+    chosen = [
+        m
+        for m in MODULES
+        if (m.rsplit(".", 1)[-1] in args.only if args.only else m not in ON_DEMAND)
+    ]
     results: dict[str, bool | None] = {}
     for name in chosen:
         if importlib.util.find_spec(name) is None:

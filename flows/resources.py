@@ -15,7 +15,7 @@ from uuid import UUID
 
 import httpx
 from prefect.blocks.system import Secret
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from pydantic import SecretStr
 
 from flows.concurrency import x_api_slot
@@ -99,7 +99,7 @@ def x_token(settings: Settings) -> SecretStr | None:
 
 def this_attempt() -> Liveness | None:
     """A deployment's run watches that it is still the night's attempt (`flows.liveness`)."""
-    if not flow_run.id or not flow_run.deployment_id:
+    if not flow_run.id or not deployment.id:
         return None
     return Liveness(UUID(flow_run.id), flow_run.run_count)
 
