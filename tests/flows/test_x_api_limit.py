@@ -3,6 +3,7 @@ its leases leaves: taken slots, nobody to free them), and never while a night ma
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -22,7 +23,16 @@ from prefect.client.schemas.filters import (
 )
 from prefect.states import Completed, Crashed, Running
 
-from flows.concurrency import FLOW, HOLDING, ensure_limit, release_stale_slots, x_api_slot
+from flows.concurrency import (
+    FLOW,
+    HOLDING,
+    ensure_limit,
+    release_stale_slots,
+    shared_slot,
+    x_api_slot,
+)
+from flows.liveness import Liveness
+from transforms.errors import XSlotUnavailable
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -90,3 +100,60 @@ def test_never_while_another_night_is_running(client: SyncPrefectClient, stale_l
         assert release_stale_slots(client, stale_limit, this_run=run.id) == 5  # only itself
     finally:
         client.set_flow_run_state(run.id, Completed(), force=True)
+
+
+def take_a_slot(name: str) -> None:
+    with shared_slot(name):
+        pass
+
+
+def test_a_full_limit_is_waited_for_a_bounded_time_then_stops_the_night(
+    client: SyncPrefectClient, stale_limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slots another running night holds: no slot within SLOT_WAIT_SECONDS is the night's one
+    message (XSlotUnavailable), never a wait without end."""
+    from flows import concurrency
+
+    monkeypatch.setattr(concurrency, "SLOT_WAIT_SECONDS", 2)
+    started = time.monotonic()
+    expected = f"no slot of the Prefect concurrency limit '{stale_limit}' within 2 s"
+    with pytest.raises(XSlotUnavailable, match=expected):
+        take_a_slot(stale_limit)
+    assert time.monotonic() - started < 30
+    assert taken(client, stale_limit) == 5
+
+
+def test_a_server_away_is_waited_out_then_stops_the_night(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server refusing connections while a request waits for its slot: retried until the
+    bounded wait ends, one warning line, then the one message."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from bench.services import free_port
+    from flows import concurrency
+
+    monkeypatch.setattr(concurrency, "SLOT_WAIT_SECONDS", 4)
+    monkeypatch.setattr(concurrency, "SLOT_RETRY_SECONDS", 0.5)
+    away = f"http://127.0.0.1:{free_port()}/api"
+    with temporary_settings({PREFECT_API_URL: away}), pytest.raises(XSlotUnavailable):
+        take_a_slot("x-api")
+    told = [r for r in caplog.records if "did not answer" in r.getMessage()]
+    assert len(told) == 1, told
+
+
+def test_an_attempt_knows_when_the_server_gave_up_on_it(client: SyncPrefectClient) -> None:
+    @flow(name=FLOW)
+    def night() -> None: ...
+
+    run = client.create_flow_run(night, state=Running())
+    try:
+        fresh = client.read_flow_run(run.id)
+        assert Liveness(run.id, fresh.run_count).superseded() is None
+        client.set_flow_run_state(run.id, Crashed(message="no progress"), force=True)
+        said = Liveness(run.id, fresh.run_count).superseded()
+        assert said is not None and "Crashed" in said and "no progress" in said
+    finally:
+        client.set_flow_run_state(run.id, Completed(), force=True)
+    # a server that cannot say is no reason to stop a night
+    assert Liveness(uuid.uuid4(), 1).superseded() is None

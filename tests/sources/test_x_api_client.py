@@ -239,3 +239,37 @@ def test_a_tighter_daily_window_on_the_replies_is_waited_for(fake_x_api: FakeXAp
     assert fake_x_api.statuses() == [200] * 7  # never sent into the spent daily window
     assert notices and {n.window for n in notices} == {"24-hour"}
     assert all("for the counts 24-hour window, resets" in str(n) for n in notices)
+
+
+def test_no_slot_of_the_shared_limit_stops_every_count_with_its_reason(
+    fake_x_api: FakeXApi,
+) -> None:
+    """The shared slot gives up (the limit full or the Prefect server away past the bounded
+    wait): the run's counts stop at once, the reason kept, and X is asked nothing more."""
+    from contextlib import contextmanager
+
+    from transforms.errors import XSlotUnavailable
+
+    calls = []
+
+    @contextmanager
+    def no_slot():
+        calls.append(1)
+        if len(calls) > 2:
+            raise XSlotUnavailable("no slot of the Prefect concurrency limit 'x-api' within 300 s")
+        yield
+
+    api = XApi(
+        SecretStr(fake_x_api.token), fake_x_api.base_url, timeout=5.0, max_concurrency=1,
+        retry=RetryPolicy(max_retries=3, base_seconds=0.02), gate=RateGate(margin=0.05),
+        shared_slot=no_slot,
+    )  # fmt: skip
+    with api:
+        assert api.count(QUERIES[0]).mentions is not None
+        assert api.count(QUERIES[1]).mentions is not None
+        with pytest.raises(XEnrichmentStopped):
+            api.count(QUERIES[2])
+        with pytest.raises(XEnrichmentStopped):
+            api.count(QUERIES[3])
+    assert isinstance(api.stop, XSlotUnavailable) and "within 300 s" in str(api.stop)
+    assert len(fake_x_api.requests) == 2
