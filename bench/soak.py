@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -213,7 +214,12 @@ def run(quick: bool = False) -> bool:
                 stack.stop_worker()
     finally:
         fake.stop()
-    return _report(mornings)
+    ok = _report(mornings)
+    if ok:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        print(f"soak: the workers' logs are in {folder}")
+    return ok
 
 
 def _stack_env(
