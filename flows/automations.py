@@ -1,7 +1,7 @@
 """The Prefect automations that keep the nightly job healthy, as code (`appbuzz setup` applies them).
 
 Prefect Cloud detects unresponsive runs by itself; a self-hosted server does only what its
-automations say. These four cover the nights nobody watches:
+automations say. These cover the nights nobody watches:
 
 - a run of `app-mentions` whose heartbeats stop (worker killed, machine gone) is marked `Crashed`;
 - a run of `app-mentions` that reports no progress (`appbuzz.night.progress`: an app counted, a

@@ -6,6 +6,10 @@ storage, restarted) leaves their slots taken for good, and every later night wou
 full limit: the README's server runs with the filesystem lease storage, and appbuzz gives back
 the slots of a limit no run of `app-mentions` can hold (none is running), in `appbuzz setup` and
 before a night takes its first slot.
+
+No request waits for its slot without end: a full limit, or a Prefect server away (restarting),
+is waited for `SLOT_WAIT_SECONDS` at most, after which the night stops counting and fails with
+one line (`XSlotUnavailable`). A slot that cannot be given back is logged; its lease ends it.
 """
 
 from __future__ import annotations
