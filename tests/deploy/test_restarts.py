@@ -47,6 +47,7 @@ from tests.support.polling import wait_for
 from tests.support.postgres import table_rows
 from tests.support.prefect import PrefectApi, PrefectServer
 from tests.support.prefect import prefect_server as start_prefect_server
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.postgres
 
@@ -63,7 +64,7 @@ def cluster() -> Iterator[PostgresCluster]:
         with private_postgres() as pg:
             yield pg
     except RuntimeError as error:
-        pytest.skip(str(error))
+        missing(str(error))
 
 
 @pytest.fixture
