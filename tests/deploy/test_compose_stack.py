@@ -49,7 +49,7 @@ pytestmark = pytest.mark.compose
 ARTIFACTS = ROOT / "test-artifacts" / "compose"
 COMPOSE_HEADING = "### The same on docker compose"
 FAKE_X_OVERRIDE = "tests/deploy/docker-compose.fake-x.yml"
-SERVICES = ("postgres", "prefect-db", "prefect-server", "worker", "api")
+SERVICES = ("postgres", "prefect-db", "prefect-server", "worker", "api", "nginx")
 
 # The README's compose lines, verbatim (checked below, and run as written).
 COPY_ENV = "cp .env.example .env"
