@@ -203,7 +203,12 @@ def test_many_hosts_override_shares_nothing_between_workers_but_the_bucket() -> 
     assert sorted(worker["volumes"]) == sorted(named)
     assert worker["environment"]["APPBUZZ_RESULTS_URL"].startswith("${APPBUZZ_RESULTS_URL:?")
     assert not [k for k in worker["environment"] if k.startswith("AWS_")], "the block has them"
-    aws = {"AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+    aws = {
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    }
     assert set(deploy["environment"]) == {"APPBUZZ_RESULTS_URL"} | aws
 
 
