@@ -6,6 +6,7 @@ does that, against moto's server)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 
@@ -64,10 +65,8 @@ def no_block(prefect_harness: None) -> Iterator[None]:
     from prefect_aws import S3Bucket
 
     def drop() -> None:
-        try:
+        with contextlib.suppress(ValueError):
             S3Bucket.delete(RESULTS_BLOCK, _sync=True)  # type: ignore[call-arg]
-        except ValueError:
-            pass
 
     drop()
     yield
