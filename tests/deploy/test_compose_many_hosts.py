@@ -20,6 +20,7 @@ Prints MEASURED: lines (each phase's time, the load's figures). Several minutes:
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
@@ -33,7 +34,7 @@ import httpx
 import pytest
 
 from bench.services import free_port
-from tests.deploy.production import README, Shell, flow_run_id
+from tests.deploy.production import README, ROOT, Shell, flow_run_id
 from tests.deploy.test_compose_stack import (
     COPY_ENV,
     CRASH_AFTER,
@@ -43,13 +44,16 @@ from tests.deploy.test_compose_stack import (
     FakeControl,
     Stack,
     _logs,
+    compose_v2,
     edit_env,
     read_rows,
+    resolved_services,
     stack,  # noqa: F401  (the fixture: a compose project in a copy of the repo, removed after)
 )
 from tests.fake_x_api import FakeXApi
 from tests.support.environment import clean_env
 from tests.support.polling import wait_for
+from tests.support.requirements import missing
 from tests.support.s3 import REGION, ObjectStore
 
 pytestmark = pytest.mark.compose
@@ -90,6 +94,30 @@ def test_readme_names_both_files_and_the_commands() -> None:
     for line in (UP_MANY, UP_MANY_FILES, f"COMPOSE_FILE={MANY_HOSTS_FILES}"):
         assert line in compose, line
     assert "docker-compose.yml" in compose and "docker-compose.many-hosts.yml" in compose
+
+
+def test_compose_1_29_and_v2_make_the_same_many_hosts_stack(tmp_path: Path) -> None:
+    """Both compose versions read the two files and the test's overrides alike."""
+    v2 = compose_v2()
+    if shutil.which("docker-compose") is None or v2 is None:
+        missing("needs Debian's docker-compose 1.29 and Compose v2 (.ci/run installs both)")
+    folder = tmp_path / "appbuzz"
+    (folder / "tests" / "deploy").mkdir(parents=True)
+    for name in [*MANY_HOSTS_FILES.split(":"), *TEST_FILES.split(":")]:
+        shutil.copy(ROOT / name, folder / name)
+    env = (ROOT / ".env.example").read_text()
+    (folder / ".env").write_text(
+        env.replace("APPBUZZ_RESULTS_URL=\n", "APPBUZZ_RESULTS_URL=s3://b-1/p\n")
+    )
+    files = f"{MANY_HOSTS_FILES}:{TEST_FILES}"
+    old, new = (resolved_services(c, folder, files) for c in (["docker-compose"], [v2]))
+    assert set(old) == set(new) >= {"worker", "api", "nginx", "s3", "deploy"}
+    for name in new:
+        assert old[name] == new[name], name
+    assert sorted(new["worker"]["volumes"])[:2] == [
+        ("", "/var/lib/appbuzz/out", False),
+        ("", "/var/lib/appbuzz/results", False),
+    ]
 
 
 @pytest.fixture
