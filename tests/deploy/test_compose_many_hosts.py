@@ -20,6 +20,7 @@ Prints MEASURED: lines (each phase's time, the load's figures). Several minutes:
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -53,6 +54,7 @@ from tests.deploy.test_compose_stack import (
 from tests.fake_x_api import FakeXApi
 from tests.support.environment import clean_env
 from tests.support.polling import wait_for
+from tests.support.prefect import PrefectApi
 from tests.support.requirements import missing
 from tests.support.s3 import REGION, ObjectStore
 
@@ -383,5 +385,13 @@ def test_two_hosts_share_only_postgres_and_a_bucket_and_two_api_replicas_serve_o
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     app_page = httpx.get(f"http://127.0.0.1:{api_port}/apps/{new_rows[0][0]}", timeout=10)
     assert app_page.status_code == 200 and "<svg" in app_page.text
+    # the bucket's secret key is in the block only: in no service's log, no record of the
+    # nights on the Prefect server (logs, artifacts, states), no table
+    logs = compose.run("docker-compose logs --no-color", timeout=120).output
+    prefect = PrefectApi(f"{ui}/api")
+    records = [prefect.records(night_id), prefect.records(tonight_id)]
+    assert len(logs) > 10_000 and all(len(r["logs"]) > 10 for r in records)
+    assert canary not in logs and canary not in json.dumps(records)
+    assert canary not in repr(read_rows(db_url))
     lap("checks")
     print(f"MEASURED: phases (s) {timings}; total {round(time.monotonic() - began, 1)} s")
