@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # prefect-aws (boto3) takes a second to import: only when the
     from prefect_aws import S3Bucket
 
 RESULTS_BLOCK = "appbuzz-results"
+# The cache is an accelerator: storage that does not answer must not hold a night for minutes
+# (botocore's defaults: 60 s per connection attempt). A read that fails is a cache miss (the
+# ledger still holds the count), a write that fails is logged and the count goes on.
+CLIENT = {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 3}}
 RESULTS_SLUG = f"s3-bucket/{RESULTS_BLOCK}"
 
 
@@ -86,7 +90,7 @@ def results_block(location: Location, aws: AwsEnvironment) -> S3Bucket:
         aws_access_key_id=aws.access_key_id,
         aws_secret_access_key=aws.secret_access_key,
         region_name=aws.region,
-        aws_client_parameters=AwsClientParameters(endpoint_url=aws.endpoint),
+        aws_client_parameters=AwsClientParameters(endpoint_url=aws.endpoint, config=CLIENT),
     )
     return S3Bucket(bucket_name=location.bucket, bucket_folder=location.prefix,
                     credentials=credentials)  # fmt: skip
@@ -103,6 +107,7 @@ def _shape(block: S3Bucket) -> tuple[Any, ...]:
         block.bucket_name,
         block.bucket_folder,
         credentials.aws_client_parameters.endpoint_url,
+        credentials.aws_client_parameters.config,
         credentials.aws_access_key_id,
         secret.get_secret_value() if secret else None,
         credentials.region_name,
