@@ -7,14 +7,19 @@ does that, against moto's server)."""
 from __future__ import annotations
 
 import contextlib
+import json
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from bench.services import free_port
 from flows.results import RESULTS_BLOCK, RESULTS_SLUG, AwsEnvironment, ensure_results_block
 from flows.results import object_storage as storage_of
 from flows.settings import check_results_url, read_settings
+from tests.support.cli import Cli, Job
 from transforms.errors import SettingInvalid
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
@@ -97,3 +102,28 @@ def test_setup_saves_the_block_once_and_workers_find_it_or_are_told(
     assert "updated" in ensure_results_block("s3://appbuzz-results/nightly", rotated)
     out = capsys.readouterr()
     assert secret not in out.out + out.err + repr(block) + str(said)
+
+
+def test_object_storage_that_does_not_answer_slows_no_night_and_loses_no_count(
+    catalogue_csv: Path, cli_x_env, tmp_path: Path
+) -> None:
+    """The bucket's endpoint refuses connections: every count task misses the cache and fails
+    to write its result (logged), and the night still counts, loads and exits 0, in seconds."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = cli_x_env(
+        APPBUZZ_RESULTS_URL="s3://appbuzz-results/nightly",
+        AWS_ENDPOINT_URL_S3=dead,
+        AWS_ACCESS_KEY_ID="AKIA",
+        AWS_SECRET_ACCESS_KEY=f"canary-{uuid.uuid4().hex}",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    cli = Cli(drop=("PREFECT_", "AWS_"))  # its own temporary server: the block is saved there
+    began = time.monotonic()
+    done = cli.run(Job(tmp_path, ["run", "--csv", str(catalogue_csv), "-v"], env))
+    took = time.monotonic() - began
+    print(f"\nMEASURED: a night with its object storage refusing connections: {took:.1f} s")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads((tmp_path / "out" / "apps.json").read_text())
+    assert len(rows) == 10 and {r["mention_status"] for r in rows} == {"ok"}
+    assert env["AWS_SECRET_ACCESS_KEY"] not in done.stdout + done.stderr
+    assert took < 120
