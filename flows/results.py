@@ -30,11 +30,11 @@ if TYPE_CHECKING:  # prefect-aws (boto3) takes a second to import: only when the
     from prefect_aws import S3Bucket
 
 RESULTS_BLOCK = "appbuzz-results"
+RESULTS_SLUG = f"s3-bucket/{RESULTS_BLOCK}"
 # The cache is an accelerator: storage that does not answer must not hold a night for minutes
 # (botocore's defaults: 60 s per connection attempt). A read that fails is a cache miss (the
 # ledger still holds the count), a write that fails is logged and the count goes on.
 CLIENT = {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 3}}
-RESULTS_SLUG = f"s3-bucket/{RESULTS_BLOCK}"
 
 
 @dataclass(frozen=True)
