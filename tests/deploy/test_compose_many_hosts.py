@@ -264,7 +264,8 @@ def test_two_hosts_share_only_postgres_and_a_bucket_and_two_api_replicas_serve_o
     victim = wait_for(lambda: compose.worker_running(night_id), timeout=30, what="its container")
     lap("night started, three apps counted")
     killed = time.time()
-    subprocess.run(["docker", "rm", "-f", victim], capture_output=True, check=True)
+    # SIGKILL and gone, its own volumes with it (as its host's disk would be)
+    subprocess.run(["docker", "rm", "-f", "-v", victim], capture_output=True, check=True)
     fake_x.clear()
 
     def night_state() -> str:
