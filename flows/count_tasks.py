@@ -215,8 +215,9 @@ def _ask(
     assert x is not None
     ids: list[int] = apps.get_column("id").to_list()
     counter = count_app_mentions.with_options(refresh_cache=True) if recount else count_app_mentions
-    if resources.settings.results_dir is not None:
-        counter = counter.with_options(result_storage=resources.settings.results_dir.resolve())
+    storage = resources.result_storage  # a folder of this host, or object storage all read
+    if storage is not None:
+        counter = counter.with_options(result_storage=storage)
     logger = run_logger()
     progress = RunProgress(
         len(ids), [PrefectProgress(logger, len(ids), "mention counts"), *console_watchers()]

@@ -1,6 +1,6 @@
 """The outside systems a run touches, each behind one object, built once per run from the one
 settings object and handed to the tasks: the catalogue file and the X API (`sources`), the
-database and the run's scratch folder (`sinks`).
+database and the run's scratch folder (`sinks`), and where task results go (`flows.results`).
 
 Each has an in-memory twin for tests (`InMemoryCatalogue`, `InMemoryX`, `Database.in_memory()`):
 a unit test of a task builds `Resources` from those, and swaps no network.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import httpx
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 
 from flows.concurrency import x_api_slot
 from flows.liveness import Liveness
+from flows.results import object_storage
 from flows.run_log import run_logger
 from flows.settings import Settings
 from sinks.database import Database
@@ -30,6 +32,9 @@ from sources.x_api import MentionCounter, RetryPolicy, XApi
 from transforms.cost import usd
 from transforms.errors import SettingInvalid
 from transforms.redaction import safe_url
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket
 
 
 class Resources:
@@ -42,12 +47,23 @@ class Resources:
         database: Database,
         x: MentionCounter | None,
         scratch: Scratch,
+        results: S3Bucket | None = None,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue
         self.database = database
         self.x = x  # None: no X token, nothing is asked
         self.scratch = scratch
+        self.results = results  # the object storage block of APPBUZZ_RESULTS_URL, if set
+
+    @property
+    def result_storage(self) -> S3Bucket | Path | None:
+        """Where the count tasks keep results and cache records: the object storage block,
+        else the folder APPBUZZ_RESULTS_DIR, else Prefect's default (None)."""
+        if self.results is not None:
+            return self.results
+        folder = self.settings.results_dir
+        return folder.resolve() if folder is not None else None
 
     def __repr__(self) -> str:
         return f"Resources({self.catalogue.source_path}, {self.database.shown_url})"
@@ -60,19 +76,26 @@ def open_resources(
     """Build the run's resources, cheapest and most likely to be the user's mistake first: the
     catalogue (its head checked), then the database (an engine; no connection yet), the scratch
     folder and the X API (a client; nothing sent; none for a dry run, which only reads the
-    database). All are closed when the run ends."""
+    database; the object storage block of APPBUZZ_RESULTS_URL, read from the Prefect server). All
+    are closed when the run ends."""
     catalogue = CatalogueFile.open(csv_path or SAMPLE_CATALOGUE)
     with ExitStack() as stack:
         url = settings.database_url.get_secret_value()
         database = stack.enter_context(Database.open(url, read_only=dry_run))
         scratch = stack.enter_context(Scratch())
+        # the object storage block (a folder or Prefect's default are the settings' own)
+        results = (
+            None
+            if dry_run or settings.results_url is None
+            else object_storage(settings.results_url)
+        )
         alive = None if dry_run else this_attempt()
         if alive is not None:
             stack.enter_context(alive)
         x = None if dry_run else open_x_api(settings, alive)
         if x is not None:
             stack.callback(x.close)
-        yield Resources(settings, catalogue, database, x, scratch)
+        yield Resources(settings, catalogue, database, x, scratch, results)
 
 
 def x_token(settings: Settings) -> SecretStr | None:

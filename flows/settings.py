@@ -8,6 +8,7 @@ pool, the X API limit, the alerts, the self-healing automations) is part of the 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ class Settings(SpikeRule, BaseSettings):
     # where task results persist (Prefect's result cache of the counts: an accelerator, the
     # ledger in the database is what a rerun trusts). Unset: Prefect's own local storage path.
     results_dir: Path | None = None
+    # s3://bucket[/prefix]: task results and cache records on S3-compatible object storage, in
+    # the Prefect block `appbuzz setup` saves (flows/results.py); wins over results_dir
+    results_url: str | None = None
 
     x_bearer_token: SecretStr | None = Field(
         default=None,
@@ -139,6 +143,13 @@ class Settings(SpikeRule, BaseSettings):
             raise ValueError(f"expected an http(s):// URL, got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("results_url")
+    @classmethod
+    def _results_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return check_results_url(value)
+
     @property
     def prices(self) -> Prices:
         """What X bills, as the settings say."""
@@ -160,6 +171,23 @@ class Settings(SpikeRule, BaseSettings):
         if not given:
             return self
         return _validated(lambda: self.model_validate({**dict(self), **given}))
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()/-]*")
+
+
+def check_results_url(value: str) -> str:
+    """`s3://bucket[/prefix]`, normalised (no trailing slash); anything else is one line."""
+    expected = "expected s3://bucket[/prefix]"
+    parts = urlsplit(value.strip())
+    bucket, prefix = parts.netloc, parts.path.strip("/")
+    if parts.scheme != "s3" or not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(f"{expected} (a bucket name of 3-63 lowercase letters, digits, dots, "
+                         f"hyphens), got {parts.scheme or 'no scheme'}://{bucket}")  # fmt: skip
+    if parts.query or parts.fragment or not _PREFIX.fullmatch(prefix) or "//" in prefix:
+        raise ValueError(f"{expected}, got a prefix or query S3 keys cannot hold")
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
 
 
 def _validated(build: Any) -> Settings:

@@ -3,7 +3,9 @@
 Creates what is missing and brings what exists to what the code says: the process work pool,
 the global concurrency limit for the X API, the notification block (from APPBUZZ_ALERT_WEBHOOK_URL
 when set), the automations of `flows.automations`, one of each by name, and (asked with
-`--x-token-from-env`) the Secret block APPBUZZ_X_TOKEN_BLOCK holding X_BEARER_TOKEN.
+`--x-token-from-env`) the Secret block APPBUZZ_X_TOKEN_BLOCK holding X_BEARER_TOKEN; with
+APPBUZZ_RESULTS_URL set, the object storage block the workers keep task results in
+(`flows.results`: the bucket, the endpoint and credentials of the standard AWS variables).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import SecretStr
 
 from flows.automations import PREFIX, automations
 from flows.concurrency import ensure_limit
+from flows.results import ensure_results_block
 from flows.settings import Settings, read_settings
 from transforms.errors import SettingInvalid
 
@@ -111,6 +114,8 @@ def setup(settings: Settings, x_token: SecretStr | None = None) -> list[str]:
         ]
         if x_token is not None:
             lines.append(store_x_token(x_token, settings.x_token_block))
+        if settings.results_url is not None:  # the workers' results on object storage
+            lines.append(ensure_results_block(settings.results_url))
         block_id, said = ensure_alert_block(client, settings)
         lines.append(said)
         lines += apply_automations(client, automations(settings, block_id))

@@ -21,6 +21,7 @@ from tests.support.environment import is_setting
 from transforms.day_spikes import SpikeRule
 
 COMPOSE = ROOT / "docker-compose.yml"
+MANY_HOSTS = ROOT / "docker-compose.many-hosts.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 # what .env sets for compose itself rather than for ${VAR} in the file
@@ -123,7 +124,8 @@ def test_services_start_in_order_on_health() -> None:
         "deploy": "service_completed_successfully",
     }
     assert needs["api"] == {"postgres": "service_healthy"}
-    for name in ("postgres", "prefect-db", "prefect-server", "worker", "api"):
+    assert needs["nginx"] == {"api": "service_healthy"}
+    for name in ("postgres", "prefect-db", "prefect-server", "worker", "api", "nginx"):
         test = found[name]["healthcheck"]["test"]
         assert test[0] in ("CMD", "CMD-SHELL") and len(test) > 1
 
@@ -180,6 +182,39 @@ def test_workers_share_one_results_volume() -> None:
     assert "appbuzz-results" in compose()["volumes"]
 
 
+def test_api_scales_behind_nginx_on_the_api_port() -> None:
+    found = services()
+    # a fixed name or a published host port would make `--scale api=2` fail
+    assert "container_name" not in found["api"] and "ports" not in found["api"]
+    nginx = found["nginx"]
+    assert nginx["image"] == "nginx:stable"
+    assert nginx["ports"] == ["127.0.0.1:${APPBUZZ_API_PORT:-8080}:80"]
+    assert "./nginx/appbuzz.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
+    conf = (ROOT / "nginx" / "appbuzz.conf").read_text()
+    # the replicas re-resolved through Docker's DNS, each request's replica in the access log
+    assert "resolver 127.0.0.11" in conf and "proxy_pass $api;" in conf
+    assert "set $api http://api:8080;" in conf and "upstream=$upstream_addr" in conf
+
+
+def test_many_hosts_override_shares_nothing_between_workers_but_the_bucket() -> None:
+    override = yaml.safe_load(MANY_HOSTS.read_text())
+    assert set(override) == {"services"} and set(override["services"]) == {"deploy", "worker"}
+    worker, deploy = override["services"]["worker"], override["services"]["deploy"]
+    base = services()["worker"]
+    # every named volume of the base worker replaced, at its mount point, by one of its own
+    named = [v.split(":")[1] for v in base["volumes"] if not v.startswith(("$", ".", "/"))]
+    assert sorted(worker["volumes"]) == sorted(named)
+    assert worker["environment"]["APPBUZZ_RESULTS_URL"].startswith("${APPBUZZ_RESULTS_URL:?")
+    assert not [k for k in worker["environment"] if k.startswith("AWS_")], "the block has them"
+    aws = {
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    }
+    assert set(deploy["environment"]) == {"APPBUZZ_RESULTS_URL"} | aws
+
+
 def test_only_loopback_ports_are_published() -> None:
     for name, service in services().items():
         for port in service.get("ports", []):
@@ -221,8 +256,8 @@ def test_api_serves_the_workers_database_and_nothing_else() -> None:
 
 
 def test_env_example_and_compose_name_the_same_variables() -> None:
-    referenced = set(INTERPOLATION.findall(COMPOSE.read_text()))
-    referenced = {name for name, _, _ in referenced}
+    text = COMPOSE.read_text() + MANY_HOSTS.read_text()
+    referenced = {name for name, _, _ in INTERPOLATION.findall(text)}
     example = env_example()
     assert referenced == set(example) - COMPOSE_OWN, "each ${VAR} of compose is in .env.example"
     assert "X_BEARER_TOKEN" in example and example["X_BEARER_TOKEN"] == "", "no real token"

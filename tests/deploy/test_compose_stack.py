@@ -49,7 +49,7 @@ pytestmark = pytest.mark.compose
 ARTIFACTS = ROOT / "test-artifacts" / "compose"
 COMPOSE_HEADING = "### The same on docker compose"
 FAKE_X_OVERRIDE = "tests/deploy/docker-compose.fake-x.yml"
-SERVICES = ("postgres", "prefect-db", "prefect-server", "worker", "api")
+SERVICES = ("postgres", "prefect-db", "prefect-server", "worker", "api", "nginx")
 
 # The README's compose lines, verbatim (checked below, and run as written).
 COPY_ENV = "cp .env.example .env"
@@ -257,11 +257,13 @@ def compose_v2() -> str | None:
     return None
 
 
-def resolved_services(command: list[str], folder: Path) -> dict[str, dict[str, Any]]:
-    """What a compose binary makes of the stack and the test's override: `config`'s output,
-    in terms both versions share (v2 writes ports, volumes and dependencies long-form)."""
-    env = clean_env({"COMPOSE_FILE": f"docker-compose.yml:{FAKE_X_OVERRIDE}"},
-                    drop=("COMPOSE_", "DOCKER_"))  # fmt: skip
+def resolved_services(
+    command: list[str], folder: Path, files: str = f"docker-compose.yml:{FAKE_X_OVERRIDE}"
+) -> dict[str, dict[str, Any]]:
+    """What a compose binary makes of the stack and the test's override (or other `files`):
+    `config`'s output, in terms both versions share (v2 writes ports, volumes and dependencies
+    long-form, an anonymous volume without a source)."""
+    env = clean_env({"COMPOSE_FILE": files}, drop=("COMPOSE_", "DOCKER_"))
     done = subprocess.run([*command, "config"], cwd=folder, env=env, capture_output=True,
                           text=True, check=False)  # fmt: skip
     assert done.returncode == 0, f"{command} config: {done.stderr}"
@@ -275,7 +277,9 @@ def resolved_services(command: list[str], folder: Path) -> dict[str, dict[str, A
 
     def volume(v: str | dict[str, Any]) -> tuple[str, str, bool]:
         if isinstance(v, dict):
-            return v["source"], v["target"], bool(v.get("read_only", False))
+            return v.get("source", ""), v["target"], bool(v.get("read_only", False))
+        if ":" not in v:  # an anonymous volume: its mount point alone
+            return "", v, False
         source, target, mode = v.split(":")
         return source, target, mode == "ro"
 
