@@ -413,18 +413,29 @@ def test_the_ui_shows_the_schedule_a_run_and_a_resumed_night(deployed: Deployed)
             expect(page.get_by_text("Completed").first).to_be_visible()
             starts = page.get_by_text(re.compile(r"^Beginning flow run '"))
             expect(starts).to_have_count(2)
+
             # each app's line, as the server stored it: the second attempt's 7 at least; of the
-            # first attempt's 3, those its killed process had sent before the kill
+            # first attempt's 3, those its killed process had sent before the kill. Logs arrive
+            # in batches, some after the page was drawn: wait until they stop, then draw again.
+            def settled() -> list[list[str]]:
+                first = per_app_lines(deployed, run_id)
+                time.sleep(2)
+                again = per_app_lines(deployed, run_id)
+                return [again] if len(again) >= 7 and again == first else []
+
             try:
                 stored = wait_for(
-                    lambda: [lines for lines in [per_app_lines(deployed, run_id)] if len(lines) >= 7],
-                    timeout=60, what="the resumed attempt's per-app log lines on the server",
-                )[0]  # fmt: skip
+                    settled,
+                    timeout=60,
+                    what="the resumed attempt's per-app log lines on the server",
+                )[0]
             except BaseException:
                 held = deployed.prefect.logs(run_id)
                 print(f"\nthe server holds {len(held)} log lines for the run:", *held, sep="\n")
                 raise
             assert len(stored) == len(set(stored)) <= 10, stored  # never an app twice
+            page.reload()
+            expect(page.get_by_text("Completed").first).to_be_visible()
             per_app = page.get_by_text(PER_APP)
             expect(per_app).to_have_count(len(stored))
             page.screenshot(path=ARTIFACTS / "2-resumed-night.png")
